@@ -1,0 +1,173 @@
+// BatchNorm forward, as torch.nn.BatchNorm1d/2d/3d, in two modes.
+//
+// training: per channel, the mean and biased variance over every sample and
+// spatial site; y = (x - mean) * invstd * weight + bias. Also the running
+// statistics, blended with the factor the caller computed from momentum (or
+// 1 / num_batches_tracked for a cumulative average):
+//   running_mean = (1 - f) * running_mean + f * mean
+//   running_var  = (1 - f) * running_var  + f * var * n / (n - 1)   (unbiased)
+// inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
+//
+// The batch statistics are one pass of shifted sums, with each channel's
+// first element x0 as the shift: var = E[(x-x0)^2] - E[x-x0]^2. Unlike the
+// unshifted E[x^2] - E[x]^2 this does not cancel when |mean| >> std, because
+// x0 is a sample of the channel itself, and it keeps the reduction
+// associative, so schedules may split it across threads and vector lanes.
+//
+// Either mode folds the statistics and the affine parameters into one scale
+// and one shift per channel, so each element costs one multiply-add. That is
+// why affine=False needs no variant: the runtime passes weight 1 and bias 0.
+
+#include "Halide.h"
+#include "batch_norm_forward.h"
+#include "schedules/batch_norm_forward_schedule.h"
+
+namespace normgen {
+namespace {
+
+using namespace Halide;
+
+class BatchNormForward : public Generator<BatchNormForward> {
+public:
+    GeneratorParam<Type> element_type{"element_type", Float(32)};
+    GeneratorParam<BatchNormLayout> layout{
+        "layout", BatchNormLayout::channels_first,
+        {{"channels_first", BatchNormLayout::channels_first},
+         {"channels_last", BatchNormLayout::channels_last}}};
+    GeneratorParam<BatchNormMode> mode{"mode", BatchNormMode::training,
+                                       {{"training", BatchNormMode::training},
+                                        {"inference", BatchNormMode::inference}}};
+    BatchNormForwardKnobs knobs;
+
+    Input<Buffer<>> input{"input"};
+    Input<Buffer<void, 1>> weight{"weight"};  // (channel)
+    Input<Buffer<void, 1>> bias{"bias"};      // (channel)
+    Input<Buffer<float, 1>> running_mean{"running_mean"};
+    Input<Buffer<float, 1>> running_var{"running_var"};
+    Input<float> eps{"eps"};
+    // Training only, added by configure(): the weight f of the batch in the
+    // running statistics.
+    Input<float> *running_average_factor = nullptr;
+    Output<Buffer<>> output{"output"};
+    // Training only, added by configure(): the batch statistics backward
+    // needs, and the updated running statistics (the runtime may pass the
+    // running_mean/running_var buffers here too: each channel is read
+    // before it is written).
+    Output<Buffer<float, 1>> *saved_mean = nullptr, *saved_invstd = nullptr;
+    Output<Buffer<float, 1>> *running_mean_out = nullptr, *running_var_out = nullptr;
+
+    void configure() {
+        const int dims = layout == BatchNormLayout::channels_first ? 3 : 2;
+        input.set_type(element_type);
+        input.set_dimensions(dims);
+        weight.set_type(element_type);
+        bias.set_type(element_type);
+        output.set_type(element_type);
+        output.set_dimensions(dims);
+        if (mode == BatchNormMode::training) {
+            running_average_factor = add_input<float>("running_average_factor");
+            saved_mean = add_output<Buffer<float, 1>>("saved_mean");
+            saved_invstd = add_output<Buffer<float, 1>>("saved_invstd");
+            running_mean_out = add_output<Buffer<float, 1>>("running_mean_out");
+            running_var_out = add_output<Buffer<float, 1>>("running_var_out");
+        }
+    }
+
+    void generate() {
+        BatchNormForwardFuncs f;
+        f.layout = layout;
+        f.mode = mode;
+        Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
+
+        // x(channel, i, j): element (i, j) of one channel, whatever the layout.
+        Func x("x");
+        Expr elements_per_channel;
+        if (layout == BatchNormLayout::channels_first) {
+            x(c, s, n) = cast<float>(input(s, c, n));
+            f.over_batch = RDom(0, input.dim(0).extent(), 0, input.dim(2).extent(), "over_batch");
+            elements_per_channel = input.dim(0).extent() * input.dim(2).extent();
+        } else {
+            x(c, p, n) = cast<float>(input(c, p));
+            f.over_batch = RDom(0, input.dim(1).extent(), 0, 1, "over_batch");
+            elements_per_channel = input.dim(1).extent();
+        }
+        const RDom &rb = f.over_batch;
+
+        Func mean("mean"), var("var"), invstd("invstd");
+        if (mode == BatchNormMode::training) {
+            Expr count = cast<float>(elements_per_channel);
+            Func first("first");
+            first(c) = x(c, 0, 0);
+            f.shifted_sums = Func("shifted_sums");
+            f.shifted_sums(c) = Tuple(0.0f, 0.0f);
+            Expr deviation = x(c, rb.x, rb.y) - first(c);
+            f.shifted_sums(c) = Tuple(f.shifted_sums(c)[0] + deviation,
+                                      f.shifted_sums(c)[1] + deviation * deviation);
+            Expr mean_deviation = f.shifted_sums(c)[0] / count;
+            mean(c) = first(c) + mean_deviation;
+            var(c) = max(f.shifted_sums(c)[1] / count - mean_deviation * mean_deviation, 0.0f);
+            invstd(c) = 1.0f / sqrt(var(c) + eps);
+        } else {
+            mean(c) = running_mean(c);
+            invstd(c) = 1.0f / sqrt(running_var(c) + eps);
+        }
+
+        f.scale = Func("scale");
+        f.scale(c) = invstd(c) * cast<float>(weight(c));
+        f.shift = Func("shift");
+        f.shift(c) = cast<float>(bias(c)) - mean(c) * f.scale(c);
+
+        if (layout == BatchNormLayout::channels_first) {
+            output(s, c, n) = cast(element_type, x(c, s, n) * f.scale(c) + f.shift(c));
+        } else {
+            output(c, p) = cast(element_type, x(c, p, 0) * f.scale(c) + f.shift(c));
+        }
+        f.output = output;
+
+        if (mode == BatchNormMode::training) {
+            Expr count = cast<float>(elements_per_channel);
+            Expr blend = *running_average_factor;
+            (*saved_mean)(c) = mean(c);
+            (*saved_invstd)(c) = invstd(c);
+            (*running_mean_out)(c) = (1.0f - blend) * running_mean(c) + blend * mean(c);
+            (*running_var_out)(c) =
+                (1.0f - blend) * running_var(c) + blend * var(c) * (count / (count - 1.0f));
+            f.saved_mean = *saved_mean;
+            f.saved_invstd = *saved_invstd;
+            f.running_mean_out = *running_mean_out;
+            f.running_var_out = *running_var_out;
+        }
+
+        set_estimates();
+        schedule_batch_norm_forward(f, get_target(), knobs);
+    }
+
+private:
+    void set_estimates() {
+        const int samples = 32, channels = 64, spatial = 56 * 56;
+        if (layout == BatchNormLayout::channels_first) {
+            input.set_estimates({{0, spatial}, {0, channels}, {0, samples}});
+            output.set_estimates({{0, spatial}, {0, channels}, {0, samples}});
+        } else {
+            input.set_estimates({{0, channels}, {0, spatial * samples}});
+            output.set_estimates({{0, channels}, {0, spatial * samples}});
+        }
+        for (auto *per_channel : {&weight, &bias}) {
+            per_channel->set_estimates({{0, channels}});
+        }
+        running_mean.set_estimates({{0, channels}});
+        running_var.set_estimates({{0, channels}});
+        eps.set_estimate(1e-5f);
+        if (mode == BatchNormMode::training) {
+            running_average_factor->set_estimate(0.1f);
+            for (auto *per_channel : {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
+                per_channel->set_estimates({{0, channels}});
+            }
+        }
+    }
+};
+
+}  // namespace
+}  // namespace normgen
+
+HALIDE_REGISTER_GENERATOR(normgen::BatchNormForward, batch_norm_forward)

@@ -1,0 +1,108 @@
+// LayerNorm forward, as torch.nn.LayerNorm: each row of C elements (the
+// flattened normalized_shape) is normalized by its own mean and biased
+// variance, then scaled and shifted elementwise.
+//
+//   mean = x0 + sum(x - x0) / C                 (x0: the row's first element)
+//   rstd = 1 / sqrt(sum((x - mean)^2) / C + eps)
+//   y    = (x - mean) * rstd * weight + bias
+//
+// Two passes over the row instead of E[x^2] - E[x]^2, which cancels to noise
+// (or a negative variance) when |mean| >> std. Shifting the first sum by x0
+// keeps its partial sums small on offset data, so the mean keeps its digits.
+
+#include "Halide.h"
+#include "layer_norm_forward.h"
+#include "schedules/layer_norm_forward_schedule.h"
+
+namespace normgen {
+namespace {
+
+using namespace Halide;
+
+enum class Affine { none, weight, weight_and_bias };
+
+class LayerNormForward : public Generator<LayerNormForward> {
+public:
+    GeneratorParam<Type> element_type{"element_type", Float(32)};
+    GeneratorParam<Affine> affine{"affine", Affine::weight_and_bias,
+                                  {{"none", Affine::none},
+                                   {"weight", Affine::weight},
+                                   {"weight_and_bias", Affine::weight_and_bias}}};
+    LayerNormForwardKnobs knobs;
+
+    // Every variant has the same signature, so the runtime can hold them in
+    // one table; inputs an affine mode does not read are ignored.
+    Input<Buffer<void, 2>> input{"input"};    // (element, row)
+    Input<Buffer<void, 1>> weight{"weight"};  // (element)
+    Input<Buffer<void, 1>> bias{"bias"};      // (element)
+    Input<float> eps{"eps"};
+    Output<Buffer<void, 2>> output{"output"};
+    Output<Buffer<float, 1>> mean{"mean"};  // (row)
+    Output<Buffer<float, 1>> rstd{"rstd"};  // (row)
+
+    void configure() {
+        input.set_type(element_type);
+        weight.set_type(element_type);
+        bias.set_type(element_type);
+        output.set_type(element_type);
+    }
+
+    void generate() {
+        LayerNormForwardFuncs f;
+        Var &e = f.element, &r = f.row;
+        Expr row_length = input.dim(0).extent();
+        f.over_row = RDom(0, row_length, "over_row");
+
+        Func x("x");
+        x(e, r) = cast<float>(input(e, r));
+
+        f.sum_of_deviations = Func("sum_of_deviations");
+        f.sum_of_deviations(r) = 0.0f;
+        f.sum_of_deviations(r) += x(f.over_row, r) - x(0, r);
+
+        f.row_mean = Func("row_mean");
+        f.row_mean(r) = x(0, r) + f.sum_of_deviations(r) / cast<float>(row_length);
+
+        f.sum_of_squares = Func("sum_of_squares");
+        f.sum_of_squares(r) = 0.0f;
+        Expr deviation = x(f.over_row, r) - f.row_mean(r);
+        f.sum_of_squares(r) += deviation * deviation;
+
+        f.row_rstd = Func("row_rstd");
+        f.row_rstd(r) = 1.0f / sqrt(f.sum_of_squares(r) / cast<float>(row_length) + eps);
+
+        Expr normalized = (x(e, r) - f.row_mean(r)) * f.row_rstd(r);
+        if (affine != Affine::none) {
+            normalized = normalized * cast<float>(weight(e));
+        }
+        if (affine == Affine::weight_and_bias) {
+            normalized = normalized + cast<float>(bias(e));
+        }
+        output(e, r) = cast(element_type, normalized);
+        mean(r) = f.row_mean(r);
+        rstd(r) = f.row_rstd(r);
+        f.output = output;
+        f.mean = mean;
+        f.rstd = rstd;
+
+        set_estimates();
+        schedule_layer_norm_forward(f, get_target(), knobs);
+    }
+
+private:
+    void set_estimates() {
+        const int row_length = 1024, rows = 4096;
+        input.set_estimates({{0, row_length}, {0, rows}});
+        weight.set_estimates({{0, row_length}});
+        bias.set_estimates({{0, row_length}});
+        eps.set_estimate(1e-5f);
+        output.set_estimates({{0, row_length}, {0, rows}});
+        mean.set_estimates({{0, rows}});
+        rstd.set_estimates({{0, rows}});
+    }
+};
+
+}  // namespace
+}  // namespace normgen
+
+HALIDE_REGISTER_GENERATOR(normgen::LayerNormForward, layer_norm_forward)

@@ -1,0 +1,215 @@
+// normgen: LayerNorm and BatchNorm kernels generated with Halide, with the
+// semantics of torch.nn.LayerNorm and torch.nn.BatchNorm1d/2d/3d.
+//
+// Tensors are non-owning views (TensorView) with shapes and strides in
+// elements, outermost dimension first, as in PyTorch. Every call validates
+// all of its arguments before it touches memory: on a bad argument it throws
+// normgen::Error and writes nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace normgen {
+
+enum class DType : int32_t { float32 = 0, float16 = 1, bfloat16 = 2 };
+enum class Device : int32_t { cpu = 0, cuda = 1 };
+enum class MemoryFormat : int32_t {
+    contiguous = 0,     // row-major: NCHW, NCDHW, ...
+    channels_last = 1,  // channel innermost: NHWC, NDHWC, (N, L, C) for rank 3
+};
+
+const char *to_string(DType dtype);
+const char *to_string(Device device);
+
+// Thrown for every invalid argument; what() says what was expected and what
+// was given.
+class Error : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+struct TensorView {
+    void *data = nullptr;
+    DType dtype = DType::float32;
+    std::vector<int64_t> shape;
+    std::vector<int64_t> strides;  // in elements
+    Device device = Device::cpu;
+
+    // Strides for `shape` in the given format. Inputs are never written, so
+    // a const pointer may be viewed.
+    static TensorView of(const float *data, std::vector<int64_t> shape,
+                         MemoryFormat format = MemoryFormat::contiguous);
+
+    int64_t dim() const { return static_cast<int64_t>(shape.size()); }
+    int64_t numel() const;
+    bool is_contiguous() const;
+    // Channel (dimension 1) innermost, the other dimensions row-major.
+    bool is_channels_last() const;
+};
+
+// An owning float32 CPU tensor, for module parameters and outputs.
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(std::vector<int64_t> shape, float fill = 0.0f,
+                    MemoryFormat format = MemoryFormat::contiguous);
+
+    TensorView view() const;
+    float *data() { return values_.data(); }
+    const float *data() const { return values_.data(); }
+    // Elements in memory order.
+    std::vector<float> &values() { return values_; }
+    const std::vector<float> &values() const { return values_; }
+    const std::vector<int64_t> &shape() const { return shape_; }
+    MemoryFormat format() const { return format_; }
+    int64_t numel() const { return static_cast<int64_t>(values_.size()); }
+    bool defined() const { return !shape_.empty(); }
+
+private:
+    std::vector<int64_t> shape_;
+    MemoryFormat format_ = MemoryFormat::contiguous;
+    std::vector<float> values_;
+};
+
+// ---- Functional API (torch.nn.functional) ----------------------------------
+
+// torch.nn.functional.layer_norm. `input` is (*, normalized_shape...) and its
+// normalized dimensions must be contiguous. weight and bias (nullptr: absent)
+// have shape normalized_shape. `output` has the input's shape and layout.
+// mean and rstd (nullptr: not wanted) receive the per-row statistics that
+// backward needs, shape (*) or (*, 1, ..., 1) as torch's native_layer_norm.
+void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_shape,
+                const TensorView *weight, const TensorView *bias, double eps,
+                const TensorView &output, const TensorView *mean = nullptr,
+                const TensorView *rstd = nullptr);
+
+// torch.nn.functional.batch_norm, for inputs (N, C), (N, C, L), (N, C, H, W)
+// or (N, C, D, H, W), contiguous or channels-last; `output` has the input's
+// shape and layout. Per-channel tensors have shape (C).
+//  training: normalizes by the batch statistics; when running_mean and
+//    running_var are given they are updated in place:
+//      running = (1 - f) * running + f * batch   (variance unbiased)
+//    with f = momentum, or, for momentum = nullopt, f = 1 / num_batches_tracked
+//    (a cumulative average, as torch). *num_batches_tracked, when given, is
+//    incremented first. save_mean and save_invstd receive the batch mean and
+//    1/sqrt(var + eps) for backward.
+//  not training: normalizes by running_mean and running_var (required).
+void batch_norm(const TensorView &input, const TensorView *running_mean,
+                const TensorView *running_var, const TensorView *weight, const TensorView *bias,
+                bool training, std::optional<double> momentum, double eps,
+                const TensorView &output, int64_t *num_batches_tracked = nullptr,
+                const TensorView *save_mean = nullptr, const TensorView *save_invstd = nullptr);
+
+// ---- Modules (torch.nn) -----------------------------------------------------
+
+class LayerNorm {
+public:
+    explicit LayerNorm(std::vector<int64_t> normalized_shape, double eps = 1e-5,
+                       bool elementwise_affine = true, bool bias = true);
+
+    // Returns a new contiguous tensor of the input's shape.
+    Tensor forward(const TensorView &input);
+    Tensor operator()(const TensorView &input) { return forward(input); }
+    void forward(const TensorView &input, const TensorView &output);
+
+    const std::vector<int64_t> &normalized_shape() const { return normalized_shape_; }
+    double eps() const { return eps_; }
+    Tensor &weight() { return weight_; }  // undefined without elementwise_affine
+    Tensor &bias() { return bias_; }      // undefined without elementwise_affine or bias
+    // Per-row statistics of the last forward, for backward.
+    const Tensor &saved_mean() const { return saved_mean_; }
+    const Tensor &saved_rstd() const { return saved_rstd_; }
+
+private:
+    std::vector<int64_t> normalized_shape_;
+    double eps_;
+    Tensor weight_, bias_, saved_mean_, saved_rstd_;
+};
+
+// torch.nn.BatchNorm*d: owns weight, bias, running statistics; starts in
+// training mode.
+class BatchNorm {
+public:
+    Tensor forward(const TensorView &input);
+    Tensor operator()(const TensorView &input) { return forward(input); }
+    void forward(const TensorView &input, const TensorView &output);
+
+    void train(bool on = true) { training_ = on; }
+    void eval() { training_ = false; }
+    bool is_training() const { return training_; }
+
+    int64_t num_features() const { return num_features_; }
+    double eps() const { return eps_; }
+    std::optional<double> momentum() const { return momentum_; }
+    Tensor &weight() { return weight_; }              // undefined without affine
+    Tensor &bias() { return bias_; }                  // undefined without affine
+    Tensor &running_mean() { return running_mean_; }  // undefined without track_running_stats
+    Tensor &running_var() { return running_var_; }
+    int64_t num_batches_tracked() const { return num_batches_tracked_; }
+    const Tensor &saved_mean() const { return saved_mean_; }
+    const Tensor &saved_invstd() const { return saved_invstd_; }
+
+protected:
+    BatchNorm(const char *name, std::vector<int64_t> accepted_ranks, int64_t num_features,
+              double eps, std::optional<double> momentum, bool affine, bool track_running_stats);
+
+private:
+    const char *name_;
+    std::vector<int64_t> accepted_ranks_;
+    int64_t num_features_;
+    double eps_;
+    std::optional<double> momentum_;
+    bool training_ = true;
+    Tensor weight_, bias_, running_mean_, running_var_, saved_mean_, saved_invstd_;
+    int64_t num_batches_tracked_ = 0;
+};
+
+// (N, C) or (N, C, L)
+class BatchNorm1d : public BatchNorm {
+public:
+    explicit BatchNorm1d(int64_t num_features, double eps = 1e-5,
+                         std::optional<double> momentum = 0.1, bool affine = true,
+                         bool track_running_stats = true);
+};
+
+// (N, C, H, W)
+class BatchNorm2d : public BatchNorm {
+public:
+    explicit BatchNorm2d(int64_t num_features, double eps = 1e-5,
+                         std::optional<double> momentum = 0.1, bool affine = true,
+                         bool track_running_stats = true);
+};
+
+// (N, C, D, H, W)
+class BatchNorm3d : public BatchNorm {
+public:
+    explicit BatchNorm3d(int64_t num_features, double eps = 1e-5,
+                         std::optional<double> momentum = 0.1, bool affine = true,
+                         bool track_running_stats = true);
+};
+
+// ---- Execution ---------------------------------------------------------------
+
+// Threads of the CPU kernels' pool (default: one per core). n >= 1.
+void set_num_threads(int n);
+
+// The CPU variant every kernel runs on this machine: "avx512", "avx2" or
+// "sse41". The environment variable NORMGEN_CPU_VARIANT, read once before the
+// first kernel call, forces one (it must be supported by the CPU).
+std::string cpu_variant();
+
+// The shape classes of the LayerNorm kernels, chosen by row length.
+enum class LayerNormRowClass { long_rows, short_rows };
+LayerNormRowClass layer_norm_row_class(int64_t row_length);
+
+namespace testing {
+// Forces the LayerNorm row class for every row length (nullopt: by length),
+// so that tests can run each variant on every shape.
+void force_layer_norm_row_class(std::optional<LayerNormRowClass> row_class);
+}  // namespace testing
+
+}  // namespace normgen

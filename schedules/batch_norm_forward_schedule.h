@@ -1,0 +1,24 @@
+// How BatchNorm forward runs: the knobs, and the entry point that picks the
+// schedule for the generator's target.
+#pragma once
+
+#include "Halide.h"
+#include "generators/batch_norm_forward.h"
+
+namespace normgen {
+
+// Declared inside the generator, so each knob is a GeneratorParam that
+// add_halide_library(... PARAMS name=value) sets.
+struct BatchNormForwardKnobs {
+    // Native vectors per step of the elementwise loops.
+    Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
+    // channels_last: positions (rows of C channels) per thread-pool task, in
+    // the statistics and in the output.
+    Halide::GeneratorParam<int> positions_per_task{"positions_per_task", 256, 1, 1 << 20};
+};
+
+void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
+                                 const Halide::Target &target,
+                                 const BatchNormForwardKnobs &knobs);
+
+}  // namespace normgen

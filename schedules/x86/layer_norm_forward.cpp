@@ -1,0 +1,75 @@
+// LayerNorm forward on x86 CPUs (AVX-512, AVX2, SSE4.1 from one schedule:
+// the vector width follows the target).
+//
+// Rows are independent, so threads take blocks of rows. Per row, both sums
+// and the output are computed while the row is still in L1/L2: the input
+// streams from memory once and the output is written once. The outputs mean
+// and rstd are fused into the same row loop (compute_with) rather than being
+// separate passes over the input.
+//
+// long_rows: each row sum is split into `lanes` partial sums (rfactor) that
+//   live in vector registers and are added horizontally at the end.
+// short_rows: rows shorter than a few vectors waste most lanes that way, so
+//   the sums run over `lanes` rows at once, one row per lane.
+#include "schedules/x86/layer_norm_forward.h"
+
+namespace normgen::x86 {
+
+using namespace Halide;
+
+namespace {
+
+// Vectorizes a row reduction f(row) += g(over_row, row) by splitting the
+// reduction into `lanes` interleaved partial sums.
+void vectorize_row_sum(Func f, const RDom &over_row, const Var &row,
+                       const LoopLevel &at, int lanes) {
+    RVar chunk("chunk"), lane("lane");
+    Var lane_var("lane_var");
+    Func partial = f.update()
+                       .split(over_row.x, chunk, lane, lanes, TailStrategy::GuardWithIf)
+                       .rfactor(lane, lane_var);
+    f.compute_at(at);
+    partial.compute_at(at).vectorize(lane_var);
+    partial.update().vectorize(lane_var);
+}
+
+}  // namespace
+
+void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
+                                 const LayerNormForwardKnobs &knobs) {
+    const int lanes = target.natural_vector_size<float>();
+    const int step = lanes * knobs.vectors_per_step;
+    const Var &e = f.element, &r = f.row;
+    Var row_block("row_block"), row_in_block("row_in_block");
+    Func output = f.output, mean = f.mean, rstd = f.rstd;
+
+    output.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
+        .parallel(row_block);
+    for (Func stat : {mean, rstd}) {
+        stat.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
+            .parallel(row_block);
+    }
+    mean.compute_with(output, row_in_block);
+    rstd.compute_with(output, row_in_block);
+
+    if (knobs.row_class == RowClass::long_rows) {
+        output.vectorize(e, step, TailStrategy::GuardWithIf);
+        LoopLevel per_row(output, row_in_block);
+        f.row_mean.compute_at(per_row);
+        f.row_rstd.compute_at(per_row);
+        vectorize_row_sum(f.sum_of_deviations, f.over_row, r, per_row, lanes);
+        vectorize_row_sum(f.sum_of_squares, f.over_row, r, per_row, lanes);
+    } else {
+        // One row per lane: the statistics of a whole block of rows are
+        // computed together, vectorized across rows.
+        LoopLevel per_block(output, row_block);
+        for (Func stat : {f.sum_of_deviations, f.row_mean, f.sum_of_squares, f.row_rstd}) {
+            stat.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
+        }
+        f.sum_of_deviations.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
+        f.sum_of_squares.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
+        output.vectorize(e, lanes, TailStrategy::GuardWithIf);
+    }
+}
+
+}  // namespace normgen::x86
