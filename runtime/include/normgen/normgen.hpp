@@ -67,9 +67,11 @@ public:
     const std::vector<int64_t> &shape() const { return shape_; }
     MemoryFormat format() const { return format_; }
     int64_t numel() const { return static_cast<int64_t>(values_.size()); }
-    bool defined() const { return !shape_.empty(); }
+    // False only for a default-constructed Tensor (an absent parameter).
+    bool defined() const { return defined_; }
 
 private:
+    bool defined_ = false;
     std::vector<int64_t> shape_;
     MemoryFormat format_ = MemoryFormat::contiguous;
     std::vector<float> values_;
@@ -201,6 +203,8 @@ void set_num_threads(int n);
 // "sse41". The environment variable NORMGEN_CPU_VARIANT, read once before the
 // first kernel call, forces one (it must be supported by the CPU).
 std::string cpu_variant();
+// The variants this CPU can run, best first.
+std::vector<std::string> supported_cpu_variants();
 
 // The shape classes of the LayerNorm kernels, chosen by row length.
 enum class LayerNormRowClass { long_rows, short_rows };

@@ -1,0 +1,125 @@
+// The C ABI: converts C views to TensorView, calls the C++ API, and turns
+// exceptions into status codes and a per-thread message.
+#include <cmath>
+#include <exception>
+#include <new>
+#include <optional>
+#include <string>
+
+#include "normgen/normgen.h"
+#include "normgen/normgen.hpp"
+
+namespace {
+
+thread_local std::string last_error;
+
+normgen::TensorView to_view(const normgen_tensor &tensor, const char *what) {
+    if (tensor.rank < 0 || (tensor.rank > 0 && tensor.shape == nullptr)) {
+        throw normgen::Error(std::string(what) + " has rank " + std::to_string(tensor.rank) +
+                             " but " + (tensor.rank < 0 ? "a rank must be >= 0" : "no shape"));
+    }
+    normgen::TensorView view;
+    view.data = tensor.data;
+    view.dtype = static_cast<normgen::DType>(tensor.dtype);
+    view.device = static_cast<normgen::Device>(tensor.device);
+    view.shape.assign(tensor.shape, tensor.shape + tensor.rank);
+    view.strides = tensor.strides ? std::vector<int64_t>(tensor.strides, tensor.strides + tensor.rank)
+                                  : normgen::TensorView::of(nullptr, view.shape).strides;
+    return view;
+}
+
+// An optional C tensor as an optional view that outlives the call.
+struct OptionalView {
+    OptionalView(const normgen_tensor *tensor, const char *what) {
+        if (tensor != nullptr) view = to_view(*tensor, what);
+    }
+    const normgen::TensorView *get() const { return view ? &*view : nullptr; }
+    std::optional<normgen::TensorView> view;
+};
+
+const normgen_tensor &required(const normgen_tensor *tensor, const char *what) {
+    if (tensor == nullptr) {
+        throw normgen::Error(std::string(what) + " is required, but got NULL");
+    }
+    return *tensor;
+}
+
+template <typename Call>
+normgen_status guarded(Call &&call) {
+    try {
+        call();
+        last_error.clear();
+        return NORMGEN_OK;
+    } catch (const normgen::Error &error) {
+        last_error = error.what();
+        return NORMGEN_INVALID_ARGUMENT;
+    } catch (const std::bad_alloc &) {
+        last_error = "out of memory";
+        return NORMGEN_INTERNAL_ERROR;
+    } catch (const std::runtime_error &error) {
+        last_error = error.what();
+        return NORMGEN_KERNEL_FAILED;
+    } catch (const std::exception &error) {
+        last_error = error.what();
+        return NORMGEN_INTERNAL_ERROR;
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+normgen_status normgen_layer_norm(const normgen_tensor *input, const int64_t *normalized_shape,
+                                  int32_t normalized_rank, const normgen_tensor *weight,
+                                  const normgen_tensor *bias, double eps,
+                                  const normgen_tensor *output, const normgen_tensor *mean,
+                                  const normgen_tensor *rstd) {
+    return guarded([&] {
+        if (normalized_rank < 0 || (normalized_rank > 0 && normalized_shape == nullptr)) {
+            throw normgen::Error("normalized_shape has rank " + std::to_string(normalized_rank) +
+                                 " but " + (normalized_rank < 0 ? "a rank must be >= 0" : "is NULL"));
+        }
+        std::vector<int64_t> shape(normalized_shape, normalized_shape + normalized_rank);
+        OptionalView weight_view(weight, "weight"), bias_view(bias, "bias");
+        OptionalView mean_view(mean, "mean"), rstd_view(rstd, "rstd");
+        normgen::layer_norm(to_view(required(input, "input"), "input"), shape, weight_view.get(),
+                            bias_view.get(), eps, to_view(required(output, "output"), "output"),
+                            mean_view.get(), rstd_view.get());
+    });
+}
+
+normgen_status normgen_batch_norm(const normgen_tensor *input, const normgen_tensor *running_mean,
+                                  const normgen_tensor *running_var, const normgen_tensor *weight,
+                                  const normgen_tensor *bias, int training, double momentum,
+                                  double eps, const normgen_tensor *output,
+                                  int64_t *num_batches_tracked, const normgen_tensor *save_mean,
+                                  const normgen_tensor *save_invstd) {
+    return guarded([&] {
+        OptionalView running_mean_view(running_mean, "running_mean");
+        OptionalView running_var_view(running_var, "running_var");
+        OptionalView weight_view(weight, "weight"), bias_view(bias, "bias");
+        OptionalView save_mean_view(save_mean, "save_mean");
+        OptionalView save_invstd_view(save_invstd, "save_invstd");
+        std::optional<double> momentum_or_cumulative;
+        if (!std::isnan(momentum)) momentum_or_cumulative = momentum;
+        normgen::batch_norm(to_view(required(input, "input"), "input"), running_mean_view.get(),
+                            running_var_view.get(), weight_view.get(), bias_view.get(),
+                            training != 0, momentum_or_cumulative, eps,
+                            to_view(required(output, "output"), "output"), num_batches_tracked,
+                            save_mean_view.get(), save_invstd_view.get());
+    });
+}
+
+const char *normgen_last_error(void) { return last_error.c_str(); }
+
+const char *normgen_cpu_variant(void) {
+    static thread_local std::string variant;
+    normgen_status status = guarded([&] { variant = normgen::cpu_variant(); });
+    return status == NORMGEN_OK ? variant.c_str() : "";
+}
+
+normgen_status normgen_set_num_threads(int n) {
+    return guarded([&] { normgen::set_num_threads(n); });
+}
+
+}  // extern "C"

@@ -1,0 +1,35 @@
+// Argument validation shared by the public calls. Every check throws
+// normgen::Error with a message that names what was expected and what was
+// given; none of them touches tensor data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "normgen/normgen.hpp"
+
+namespace normgen::detail {
+
+// "[20, 5, 10]", as torch prints sizes.
+std::string format_shape(const std::vector<int64_t> &shape);
+
+[[noreturn]] void fail(const std::string &message);
+
+// A float32 CPU tensor with consistent shape/strides and data for its
+// elements. `what` names it in messages ("input", "weight", ...).
+void check_cpu_float_tensor(const TensorView &tensor, const char *what);
+
+// Every size and stride fits the kernels' 32-bit indexing.
+void check_int32_indexable(const TensorView &tensor, const char *what);
+
+void check_same_shape(const TensorView &tensor, const std::vector<int64_t> &expected_shape,
+                      const char *what, const std::string &because);
+
+// `output` may not share memory with any of `others` (null entries skipped).
+void check_no_overlap(const TensorView &output, const char *output_name,
+                      const std::vector<std::pair<const TensorView *, const char *>> &others);
+
+void check_eps(double eps);
+
+}  // namespace normgen::detail

@@ -1,0 +1,45 @@
+#include "layout.hpp"
+
+#include "checks.hpp"
+
+namespace normgen::detail {
+
+std::vector<size_t> memory_order(size_t rank, MemoryFormat format) {
+    std::vector<size_t> order;
+    if (format == MemoryFormat::channels_last) {
+        order.push_back(1);
+        for (size_t d = rank; d-- > 2;) order.push_back(d);
+        order.push_back(0);
+    } else {
+        for (size_t d = rank; d-- > 0;) order.push_back(d);
+    }
+    return order;
+}
+
+std::vector<int64_t> dense_strides(const std::vector<int64_t> &shape, MemoryFormat format) {
+    if (format == MemoryFormat::channels_last && shape.size() < 2) {
+        fail("channels_last needs at least 2 dimensions (N, C, ...), got shape " +
+             format_shape(shape));
+    }
+    std::vector<int64_t> strides(shape.size());
+    int64_t stride = 1;
+    for (size_t d : memory_order(shape.size(), format)) {
+        strides[d] = stride;
+        stride *= shape[d];
+    }
+    return strides;
+}
+
+bool has_dense_strides(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides,
+                       MemoryFormat format) {
+    int64_t expected = 1;
+    for (size_t d : memory_order(shape.size(), format)) {
+        if (shape[d] != 1 && strides[d] != expected) {
+            return false;
+        }
+        expected *= shape[d];
+    }
+    return true;
+}
+
+}  // namespace normgen::detail

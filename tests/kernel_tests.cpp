@@ -1,0 +1,649 @@
+// Every generated kernel variant against the float64 reference
+// (reference.hpp). CTest runs this program once per CPU variant, forced
+// through NORMGEN_CPU_VARIANT, and the LayerNorm tests force each row class
+// in turn, so every variant of every kernel sees every shape below.
+//
+// Data is N(0, 1) and the tolerances are PyTorch's for float32 (atol 1e-5,
+// rtol 1e-3) unless a test says why not. Sizes are odd (3, 17, 7 x 5, ...)
+// so that vector tails run, and small so that the suite stays fast; one
+// larger case per kernel family spreads over several threads and blocks.
+
+#include <catch2/catch.hpp>
+#include <normgen/normgen.hpp>
+
+#include "reference.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using normgen::LayerNormRowClass;
+using normgen::MemoryFormat;
+using normgen::TensorView;
+namespace ref = normgen::reference;
+
+constexpr double kAtol = 1e-5;
+constexpr double kRtol = 1e-3;
+constexpr double kEps = 1e-5;
+
+// Outputs start as this value, so that an element a kernel skipped can
+// never pass for a correct one.
+constexpr float kSentinel = 12345.0f;
+
+// On data of 1e4 + N(0, 1) a float32 holds the mean only to half an ulp of
+// 1e4 (about 5e-4), and every normalized value inherits that error times
+// rstd (about 1) times |weight|. 5e-3 leaves ten times that, and still
+// fails a kernel whose statistics cancel (E[x^2] - E[x]^2 loses all digits).
+constexpr float kLargeOffset = 1e4f;
+constexpr double kLargeOffsetErrorPerWeight = 5e-3;
+
+struct Affine {
+    const char *name;
+    bool has_weight;
+    bool has_bias;
+};
+
+const char *name_of(LayerNormRowClass row_class) {
+    return row_class == LayerNormRowClass::long_rows ? "long_rows" : "short_rows";
+}
+
+const char *name_of(MemoryFormat format) {
+    return format == MemoryFormat::contiguous ? "contiguous" : "channels_last";
+}
+
+std::string describe(const std::vector<int64_t> &shape) {
+    std::ostringstream text;
+    text << "[";
+    for (size_t i = 0; i < shape.size(); ++i) {
+        text << (i ? ", " : "") << shape[i];
+    }
+    text << "]";
+    return text.str();
+}
+
+// Forces a LayerNorm row class while alive, so that no test, failing or
+// not, leaves the next one on a forced class.
+class ForcedRowClass {
+public:
+    explicit ForcedRowClass(LayerNormRowClass row_class) {
+        normgen::testing::force_layer_norm_row_class(row_class);
+    }
+    ~ForcedRowClass() { normgen::testing::force_layer_norm_row_class(std::nullopt); }
+    ForcedRowClass(const ForcedRowClass &) = delete;
+    ForcedRowClass &operator=(const ForcedRowClass &) = delete;
+};
+
+// Sets the kernels' thread count while alive, then restores the default of
+// one thread per core.
+class ThreadCount {
+public:
+    explicit ThreadCount(int threads) { normgen::set_num_threads(threads); }
+    ~ThreadCount() {
+        normgen::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+    }
+    ThreadCount(const ThreadCount &) = delete;
+    ThreadCount &operator=(const ThreadCount &) = delete;
+};
+
+std::vector<float> in_memory_order(const std::vector<float> &logical,
+                                   const std::vector<int64_t> &shape, MemoryFormat format) {
+    return format == MemoryFormat::channels_last ? ref::logical_to_channels_last(logical, shape)
+                                                 : logical;
+}
+
+std::vector<float> in_logical_order(const std::vector<float> &memory,
+                                    const std::vector<int64_t> &shape, MemoryFormat format) {
+    return format == MemoryFormat::channels_last ? ref::channels_last_to_logical(memory, shape)
+                                                 : memory;
+}
+
+// ---- LayerNorm -----------------------------------------------------------------
+
+struct LayerNormOutputs {
+    std::vector<float> y, mean, rstd;
+};
+
+// One call of the functional layer_norm; mean and rstd have stats_shape.
+LayerNormOutputs run_layer_norm(const std::vector<float> &input,
+                                const std::vector<int64_t> &input_shape,
+                                const std::vector<int64_t> &normalized_shape,
+                                const std::vector<float> *weight, const std::vector<float> *bias,
+                                const std::vector<int64_t> &stats_shape) {
+    const int64_t rows = ref::element_count(stats_shape);
+    LayerNormOutputs outputs{std::vector<float>(input.size(), kSentinel),
+                             std::vector<float>(rows, kSentinel),
+                             std::vector<float>(rows, kSentinel)};
+    TensorView weight_view, bias_view;
+    if (weight) {
+        weight_view = TensorView::of(weight->data(), normalized_shape);
+    }
+    if (bias) {
+        bias_view = TensorView::of(bias->data(), normalized_shape);
+    }
+    const TensorView mean_view = TensorView::of(outputs.mean.data(), stats_shape);
+    const TensorView rstd_view = TensorView::of(outputs.rstd.data(), stats_shape);
+    normgen::layer_norm(TensorView::of(input.data(), input_shape), normalized_shape,
+                        weight ? &weight_view : nullptr, bias ? &bias_view : nullptr, kEps,
+                        TensorView::of(outputs.y.data(), input_shape), &mean_view, &rstd_view);
+    return outputs;
+}
+
+// Normalizes offset + N(0, 1) data over normalized_shape with random affine
+// parameters and checks y, mean and rstd against the reference.
+void check_layer_norm(const std::vector<int64_t> &input_shape,
+                      const std::vector<int64_t> &normalized_shape,
+                      const std::vector<int64_t> &stats_shape, const Affine &affine,
+                      uint32_t seed) {
+    INFO("input " << describe(input_shape) << " normalized over "
+                  << describe(normalized_shape) << ", " << affine.name);
+    const int64_t row_length = ref::element_count(normalized_shape);
+    const int64_t rows = ref::element_count(stats_shape);
+    const std::vector<float> input = ref::random_normal(ref::element_count(input_shape), seed);
+    const std::vector<float> weight = ref::random_normal(row_length, seed + 1);
+    const std::vector<float> bias = ref::random_normal(row_length, seed + 2);
+
+    const LayerNormOutputs got =
+        run_layer_norm(input, input_shape, normalized_shape, affine.has_weight ? &weight : nullptr,
+                       affine.has_bias ? &bias : nullptr, stats_shape);
+
+    const std::vector<double> weight64 = ref::to_double(weight), bias64 = ref::to_double(bias);
+    const ref::LayerNormResult expected = ref::layer_norm_reference(
+        ref::to_double(input), rows, row_length, affine.has_weight ? &weight64 : nullptr,
+        affine.has_bias ? &bias64 : nullptr, kEps);
+    {
+        INFO("y");
+        ref::expect_close(got.y, expected.y, kAtol, kRtol);
+    }
+    {
+        INFO("mean");
+        ref::expect_close(got.mean, expected.mean, kAtol, kRtol);
+    }
+    {
+        INFO("rstd");
+        ref::expect_close(got.rstd, expected.rstd, kAtol, kRtol);
+    }
+}
+
+const Affine &generate_layer_norm_affine() {
+    static const Affine modes[] = {
+        {"weight and bias", true, true}, {"weight only", true, false}, {"no affine", false, false}};
+    return modes[GENERATE(0, 1, 2)];
+}
+
+// Short rows come many to a test, so that short_rows spans more than one
+// 64-row task and ends on a partial vector of rows; long rows come few, to
+// keep the suite fast.
+int64_t rows_for(int64_t row_length) {
+    if (row_length <= 31) {
+        return 67;
+    }
+    return row_length <= 4097 ? 5 : 3;
+}
+
+void check_every_row_length(LayerNormRowClass row_class) {
+    const ForcedRowClass forced(row_class);
+    const int64_t row_length = GENERATE(1, 3, 17, 31, 1023, 4097, 65537);
+    const Affine &affine = generate_layer_norm_affine();
+    const int64_t rows = rows_for(row_length);
+    check_layer_norm({rows, row_length}, {row_length}, {rows}, affine,
+                     static_cast<uint32_t>(row_length));
+}
+
+TEST_CASE("LayerNorm over the last dimension: the NLP example of the PyTorch docs") {
+    // torch's native_layer_norm returns the statistics as (*, 1).
+    check_layer_norm({20, 5, 10}, {10}, {20, 5, 1}, generate_layer_norm_affine(), 1);
+}
+
+TEST_CASE("LayerNorm over C H W: the image example of the PyTorch docs") {
+    check_layer_norm({20, 5, 10, 10}, {5, 10, 10}, {20, 1, 1, 1}, generate_layer_norm_affine(),
+                     2);
+}
+
+TEST_CASE("LayerNorm long_rows kernels match the reference for every row length") {
+    check_every_row_length(LayerNormRowClass::long_rows);
+}
+
+TEST_CASE("LayerNorm short_rows kernels match the reference for every row length") {
+    check_every_row_length(LayerNormRowClass::short_rows);
+}
+
+TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
+    const LayerNormRowClass row_class =
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+    const ForcedRowClass forced(row_class);
+    const int64_t row_length = GENERATE(3, 31, 1023, 4097, 65537);
+    INFO(name_of(row_class) << ", rows of " << row_length << " values 1e4 + N(0, 1)");
+    const int64_t rows = rows_for(row_length);
+    const auto seed = static_cast<uint32_t>(row_length);
+    const std::vector<float> input = ref::random_normal(rows * row_length, seed, kLargeOffset);
+    const std::vector<float> weight = ref::random_normal(row_length, seed + 1);
+    const std::vector<float> bias = ref::random_normal(row_length, seed + 2);
+
+    const LayerNormOutputs got =
+        run_layer_norm(input, {rows, row_length}, {row_length}, &weight, &bias, {rows});
+
+    const std::vector<double> weight64 = ref::to_double(weight), bias64 = ref::to_double(bias);
+    const ref::LayerNormResult expected = ref::layer_norm_reference(
+        ref::to_double(input), rows, row_length, &weight64, &bias64, kEps);
+    CHECK(ref::max_abs_difference(got.y, expected.y) / ref::max_abs(weight64) <=
+          kLargeOffsetErrorPerWeight);
+    // The mean is as good as a float near 1e4 allows (see kLargeOffset);
+    // rstd = 1 / std does not see the offset at all.
+    {
+        INFO("mean");
+        ref::expect_close(got.mean, expected.mean, kLargeOffsetErrorPerWeight, 0.0);
+    }
+    {
+        INFO("rstd");
+        ref::expect_close(got.rstd, expected.rstd, kAtol, kRtol);
+    }
+}
+
+TEST_CASE("LayerNorm of zero rows succeeds and writes nothing") {
+    const LayerNormRowClass row_class =
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+    INFO(name_of(row_class));
+    const ForcedRowClass forced(row_class);
+    const int64_t row_length = 17;
+    const std::vector<float> weight = ref::random_normal(row_length, 3);
+    const std::vector<float> bias = ref::random_normal(row_length, 4);
+    // Views of no elements, each over one sentinel that a stray write would
+    // overwrite.
+    float input = 1.0f, output = kSentinel, mean = kSentinel, rstd = kSentinel;
+    const TensorView weight_view = TensorView::of(weight.data(), {row_length});
+    const TensorView bias_view = TensorView::of(bias.data(), {row_length});
+    const TensorView mean_view = TensorView::of(&mean, {0});
+    const TensorView rstd_view = TensorView::of(&rstd, {0});
+    normgen::layer_norm(TensorView::of(&input, {0, row_length}), {row_length}, &weight_view,
+                        &bias_view, kEps, TensorView::of(&output, {0, row_length}), &mean_view,
+                        &rstd_view);
+    CHECK(output == kSentinel);
+    CHECK(mean == kSentinel);
+    CHECK(rstd == kSentinel);
+}
+
+TEST_CASE("LayerNorm module starts with weight one and bias zero and forwards as the functional") {
+    const std::vector<int64_t> input_shape{20, 5, 10, 10}, normalized_shape{5, 10, 10};
+    const int64_t row_length = 500, rows = 20;
+    normgen::LayerNorm layer_norm(normalized_shape);
+    REQUIRE(layer_norm.weight().shape() == normalized_shape);
+    REQUIRE(layer_norm.bias().shape() == normalized_shape);
+    CHECK(layer_norm.weight().values() == std::vector<float>(row_length, 1.0f));
+    CHECK(layer_norm.bias().values() == std::vector<float>(row_length, 0.0f));
+    CHECK(layer_norm.eps() == kEps);
+
+    const std::vector<float> input = ref::random_normal(rows * row_length, 5);
+    const TensorView input_view = TensorView::of(input.data(), input_shape);
+    const LayerNormOutputs functional_with_defaults =
+        run_layer_norm(input, input_shape, normalized_shape, &layer_norm.weight().values(),
+                       &layer_norm.bias().values(), {rows});
+    const normgen::Tensor y = layer_norm.forward(input_view);
+    CHECK(y.shape() == input_shape);
+    CHECK(y.format() == MemoryFormat::contiguous);
+    // The same kernel on the same data: equal to the last bit.
+    CHECK(y.values() == functional_with_defaults.y);
+    CHECK(layer_norm.saved_mean().values() == functional_with_defaults.mean);
+    CHECK(layer_norm.saved_rstd().values() == functional_with_defaults.rstd);
+    const ref::LayerNormResult expected =
+        ref::layer_norm_reference(ref::to_double(input), rows, row_length, nullptr, nullptr, kEps);
+    ref::expect_close(y.values(), expected.y, kAtol, kRtol);
+
+    // Parameters set after construction are the ones forward uses.
+    layer_norm.weight().values() = ref::random_normal(row_length, 6);
+    layer_norm.bias().values() = ref::random_normal(row_length, 7);
+    const std::vector<double> weight64 = ref::to_double(layer_norm.weight().values());
+    const std::vector<double> bias64 = ref::to_double(layer_norm.bias().values());
+    const ref::LayerNormResult expected_affine = ref::layer_norm_reference(
+        ref::to_double(input), rows, row_length, &weight64, &bias64, kEps);
+    ref::expect_close(layer_norm(input_view).values(), expected_affine.y, kAtol, kRtol);
+
+    normgen::Tensor output(input_shape, kSentinel);
+    layer_norm.forward(input_view, output.view());
+    ref::expect_close(output.values(), expected_affine.y, kAtol, kRtol);
+}
+
+TEST_CASE("LayerNorm module without affine parameters has none and only normalizes") {
+    const bool keeps_weight = GENERATE(false, true);
+    INFO(keeps_weight ? "elementwise_affine, bias=false" : "elementwise_affine=false");
+    normgen::LayerNorm layer_norm({31}, kEps, keeps_weight, false);
+    CHECK(layer_norm.weight().defined() == keeps_weight);
+    CHECK_FALSE(layer_norm.bias().defined());
+    const std::vector<float> input = ref::random_normal(7 * 31, 8);
+    std::vector<double> weight64;
+    if (keeps_weight) {
+        layer_norm.weight().values() = ref::random_normal(31, 9);
+        weight64 = ref::to_double(layer_norm.weight().values());
+    }
+    const ref::LayerNormResult expected = ref::layer_norm_reference(
+        ref::to_double(input), 7, 31, keeps_weight ? &weight64 : nullptr, nullptr, kEps);
+    ref::expect_close(layer_norm(TensorView::of(input.data(), {7, 31})).values(), expected.y,
+                      kAtol, kRtol);
+}
+
+// ---- BatchNorm -----------------------------------------------------------------
+
+// Odd channel counts and spatial sizes, so that vector tails run in both
+// layouts: one shape per accepted rank.
+const std::vector<int64_t> &generate_batch_norm_shape() {
+    static const std::vector<std::vector<int64_t>> shapes{
+        {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}};
+    return shapes[GENERATE(0, 1, 2, 3)];
+}
+
+MemoryFormat generate_memory_format() {
+    return GENERATE(MemoryFormat::contiguous, MemoryFormat::channels_last);
+}
+
+std::optional<double> generate_momentum() {
+    static const std::optional<double> momenta[] = {0.1, 0.5, std::nullopt};
+    return momenta[GENERATE(0, 1, 2)];
+}
+
+// What a BatchNorm carries from call to call, in the kernel's float32 and in
+// the reference's float64. Empty vectors mean absent.
+struct BatchNormState {
+    std::vector<float> weight, bias;
+    std::vector<float> running_mean, running_var;
+    int64_t num_batches_tracked = 0;
+    ref::RunningStatistics reference;
+
+    BatchNormState(int64_t channels, bool affine, bool track_running_stats, uint32_t seed) {
+        if (affine) {
+            weight = ref::random_normal(channels, seed);
+            bias = ref::random_normal(channels, seed + 1);
+        }
+        if (track_running_stats) {
+            // Not torch's zeros and ones, so that an update that drops the
+            // old value is caught.
+            running_mean = ref::random_normal(channels, seed + 2);
+            running_var = ref::random_normal(channels, seed + 3);
+            for (float &var : running_var) {
+                var = 0.5f + var * var;
+            }
+            num_batches_tracked = 2;
+            reference = {ref::to_double(running_mean), ref::to_double(running_var),
+                         num_batches_tracked};
+        }
+    }
+    bool tracks_running_stats() const { return !running_mean.empty(); }
+};
+
+// One functional batch_norm on offset + N(0, 1) data in `format`, beside the
+// reference; checks every output and the running statistics.
+void check_batch_norm_step(const std::vector<int64_t> &shape, MemoryFormat format,
+                           BatchNormState &state, bool training,
+                           std::optional<double> momentum, uint32_t seed,
+                           float offset = 0.0f) {
+    INFO((training ? "training" : "inference") << " step with seed " << seed);
+    const int64_t channels = shape[1];
+    const std::vector<float> input = ref::random_normal(ref::element_count(shape), seed, offset);
+    const std::vector<float> input_memory = in_memory_order(input, shape, format);
+    std::vector<float> output(input.size(), kSentinel);
+    std::vector<float> save_mean(channels, kSentinel), save_invstd(channels, kSentinel);
+    const std::vector<float> running_mean_before = state.running_mean;
+    const std::vector<float> running_var_before = state.running_var;
+    const int64_t num_batches_tracked_before = state.num_batches_tracked;
+
+    const bool tracked = state.tracks_running_stats();
+    const bool affine = !state.weight.empty();
+    const TensorView running_mean = TensorView::of(state.running_mean.data(), {channels});
+    const TensorView running_var = TensorView::of(state.running_var.data(), {channels});
+    const TensorView weight = TensorView::of(state.weight.data(), {channels});
+    const TensorView bias = TensorView::of(state.bias.data(), {channels});
+    const TensorView save_mean_view = TensorView::of(save_mean.data(), {channels});
+    const TensorView save_invstd_view = TensorView::of(save_invstd.data(), {channels});
+    normgen::batch_norm(TensorView::of(input_memory.data(), shape, format),
+                        tracked ? &running_mean : nullptr, tracked ? &running_var : nullptr,
+                        affine ? &weight : nullptr, affine ? &bias : nullptr, training, momentum,
+                        kEps, TensorView::of(output.data(), shape, format),
+                        tracked ? &state.num_batches_tracked : nullptr,
+                        training ? &save_mean_view : nullptr,
+                        training ? &save_invstd_view : nullptr);
+
+    const std::vector<double> weight64 = ref::to_double(state.weight);
+    const std::vector<double> bias64 = ref::to_double(state.bias);
+    const ref::BatchNormResult expected = ref::batch_norm_reference(
+        ref::to_double(input), shape, tracked ? &state.reference : nullptr,
+        affine ? &weight64 : nullptr, affine ? &bias64 : nullptr, training, momentum, kEps);
+    const std::vector<float> y = in_logical_order(output, shape, format);
+    if (offset == 0.0f) {
+        INFO("y");
+        ref::expect_close(y, expected.y, kAtol, kRtol);
+    } else {
+        INFO("y, on data far from zero");
+        CHECK(ref::max_abs_difference(y, expected.y) / (affine ? ref::max_abs(weight64) : 1.0) <=
+              kLargeOffsetErrorPerWeight);
+    }
+    // Far from zero a relative bound on the mean would allow nonsense (1e-3
+    // of 1e4); it gets the absolute bound its float32 storage permits.
+    const double mean_atol = offset == 0.0f ? kAtol : kLargeOffsetErrorPerWeight;
+    const double mean_rtol = offset == 0.0f ? kRtol : 0.0;
+    if (training) {
+        INFO("save_mean and save_invstd");
+        ref::expect_close(save_mean, expected.save_mean, mean_atol, mean_rtol);
+        ref::expect_close(save_invstd, expected.save_invstd, kAtol, kRtol);
+    }
+    if (tracked && training) {
+        INFO("running statistics, momentum "
+             << (momentum ? std::to_string(*momentum) : "None (cumulative average)"));
+        ref::expect_close(state.running_mean, state.reference.mean, mean_atol, mean_rtol);
+        ref::expect_close(state.running_var, state.reference.var, kAtol, kRtol);
+        CHECK(state.num_batches_tracked == state.reference.num_batches_tracked);
+    } else {
+        INFO("running statistics are left alone");
+        CHECK(state.running_mean == running_mean_before);
+        CHECK(state.running_var == running_var_before);
+        CHECK(state.num_batches_tracked == num_batches_tracked_before);
+    }
+}
+
+TEST_CASE("BatchNorm training over three batches matches the reference for every rank and layout") {
+    const std::vector<int64_t> &shape = generate_batch_norm_shape();
+    const MemoryFormat format = generate_memory_format();
+    const bool affine = GENERATE(true, false);
+    const bool track_running_stats = GENERATE(true, false);
+    const std::optional<double> momentum = generate_momentum();
+    INFO(describe(shape) << " " << name_of(format) << (affine ? ", affine" : ", no affine")
+                         << (track_running_stats ? ", tracking" : ", not tracking")
+                         << " running statistics");
+    BatchNormState state(shape[1], affine, track_running_stats, 10);
+    for (uint32_t step = 0; step < 3; ++step) {
+        check_batch_norm_step(shape, format, state, true, momentum, 20 + step);
+    }
+    if (track_running_stats) {
+        check_batch_norm_step(shape, format, state, false, momentum, 30);
+    }
+}
+
+TEST_CASE("BatchNorm inference normalizes by the running statistics for every rank and layout") {
+    const std::vector<int64_t> &shape = generate_batch_norm_shape();
+    const MemoryFormat format = generate_memory_format();
+    const bool affine = GENERATE(true, false);
+    INFO(describe(shape) << " " << name_of(format) << (affine ? ", affine" : ", no affine"));
+    BatchNormState state(shape[1], affine, true, 40);
+    check_batch_norm_step(shape, format, state, false, 0.1, 50);
+}
+
+TEST_CASE("BatchNorm on a batch that spans many threads and blocks matches the reference") {
+    const std::vector<int64_t> shape{8, 32, 17, 19};
+    const MemoryFormat format = generate_memory_format();
+    const int threads = GENERATE(1, 3);
+    INFO(describe(shape) << " " << name_of(format) << " on " << threads << " threads");
+    const ThreadCount thread_count(threads);
+    BatchNormState state(shape[1], true, true, 60);
+    check_batch_norm_step(shape, format, state, true, 0.1, 70);
+    check_batch_norm_step(shape, format, state, true, 0.1, 71);
+    check_batch_norm_step(shape, format, state, false, 0.1, 72);
+}
+
+TEST_CASE("BatchNorm keeps its accuracy on data far from zero") {
+    // y and the means are held to kLargeOffsetErrorPerWeight (absolute);
+    // invstd and the variances, which do not see the offset, to PyTorch's
+    // tolerances.
+    const std::vector<int64_t> shape{6, 5, 9, 11};
+    const MemoryFormat format = generate_memory_format();
+    INFO(describe(shape) << " " << name_of(format) << " of 1e4 + N(0, 1)");
+    BatchNormState state(shape[1], true, true, 80);
+    state.running_mean.assign(shape[1], kLargeOffset);
+    state.reference.mean.assign(shape[1], kLargeOffset);
+    check_batch_norm_step(shape, format, state, true, 0.1, 90, kLargeOffset);
+    check_batch_norm_step(shape, format, state, true, 0.1, 91, kLargeOffset);
+}
+
+// ---- BatchNorm modules -----------------------------------------------------------
+
+// Runs `steps` training forwards and then one in eval mode through `module`,
+// beside the reference, checking the output, the saved statistics and the
+// running statistics after each.
+void check_batch_norm_module(normgen::BatchNorm &module, const std::vector<int64_t> &shape,
+                             MemoryFormat format, uint32_t seed) {
+    INFO(describe(shape) << " " << name_of(format));
+    const int64_t channels = shape[1];
+    const bool affine = module.weight().defined();
+    const bool tracked = module.running_mean().defined();
+    if (affine) {
+        module.weight().values() = ref::random_normal(channels, seed);
+        module.bias().values() = ref::random_normal(channels, seed + 1);
+    }
+    const std::vector<double> weight64 = affine ? ref::to_double(module.weight().values())
+                                                : std::vector<double>{};
+    const std::vector<double> bias64 = affine ? ref::to_double(module.bias().values())
+                                              : std::vector<double>{};
+    ref::RunningStatistics reference{std::vector<double>(channels, 0.0),
+                                     std::vector<double>(channels, 1.0), 0};
+
+    for (uint32_t step = 0; step < 4; ++step) {
+        const bool training = step < 3;
+        module.train(training);
+        INFO((training ? "training" : "eval") << " step " << step);
+        const std::vector<float> input =
+            ref::random_normal(ref::element_count(shape), seed + 10 + step);
+        const std::vector<float> input_memory = in_memory_order(input, shape, format);
+        const normgen::Tensor output =
+            module.forward(TensorView::of(input_memory.data(), shape, format));
+        REQUIRE(output.shape() == shape);
+
+        // Without running statistics torch normalizes by the batch in eval
+        // mode too.
+        const ref::BatchNormResult expected = ref::batch_norm_reference(
+            ref::to_double(input), shape, tracked ? &reference : nullptr,
+            affine ? &weight64 : nullptr, affine ? &bias64 : nullptr, training || !tracked,
+            module.momentum(), module.eps());
+        {
+            INFO("y");
+            ref::expect_close(in_logical_order(output.values(), shape, output.format()),
+                              expected.y, kAtol, kRtol);
+        }
+        if (training) {
+            INFO("saved_mean and saved_invstd");
+            ref::expect_close(module.saved_mean().values(), expected.save_mean, kAtol, kRtol);
+            ref::expect_close(module.saved_invstd().values(), expected.save_invstd, kAtol, kRtol);
+        }
+        if (tracked) {
+            INFO("running statistics");
+            ref::expect_close(module.running_mean().values(), reference.mean, kAtol, kRtol);
+            ref::expect_close(module.running_var().values(), reference.var, kAtol, kRtol);
+            CHECK(module.num_batches_tracked() == reference.num_batches_tracked);
+        }
+    }
+}
+
+TEST_CASE("BatchNorm modules start as torch's: weight one, bias zero, mean zero, var one") {
+    normgen::BatchNorm2d batch_norm(20);
+    CHECK(batch_norm.num_features() == 20);
+    CHECK(batch_norm.is_training());
+    CHECK(batch_norm.eps() == kEps);
+    CHECK(batch_norm.momentum() == std::optional<double>(0.1));
+    CHECK(batch_norm.num_batches_tracked() == 0);
+    CHECK(batch_norm.weight().values() == std::vector<float>(20, 1.0f));
+    CHECK(batch_norm.bias().values() == std::vector<float>(20, 0.0f));
+    CHECK(batch_norm.running_mean().values() == std::vector<float>(20, 0.0f));
+    CHECK(batch_norm.running_var().values() == std::vector<float>(20, 1.0f));
+
+    normgen::BatchNorm1d bare(20, kEps, 0.1, false, false);
+    CHECK_FALSE(bare.weight().defined());
+    CHECK_FALSE(bare.bias().defined());
+    CHECK_FALSE(bare.running_mean().defined());
+    CHECK_FALSE(bare.running_var().defined());
+}
+
+TEST_CASE("BatchNorm1d trains on (N C) and (N C L) then evaluates as the reference") {
+    const MemoryFormat format = generate_memory_format();
+    normgen::BatchNorm1d two_dimensional(3);
+    check_batch_norm_module(two_dimensional, {7, 3}, format, 100);
+    normgen::BatchNorm1d three_dimensional(20, kEps, 0.5);
+    check_batch_norm_module(three_dimensional, {5, 20, 9}, format, 110);
+}
+
+TEST_CASE("BatchNorm2d and BatchNorm3d with a cumulative average count their batches") {
+    const MemoryFormat format = generate_memory_format();
+    normgen::BatchNorm2d two_d(20, kEps, std::nullopt);
+    check_batch_norm_module(two_d, {3, 20, 7, 5}, format, 120);
+    CHECK(two_d.num_batches_tracked() == 3);
+    normgen::BatchNorm3d three_d(3, kEps, std::nullopt);
+    check_batch_norm_module(three_d, {2, 3, 5, 7, 3}, format, 130);
+    CHECK(three_d.num_batches_tracked() == 3);
+}
+
+TEST_CASE("BatchNorm modules without running statistics normalize by the batch in eval mode too") {
+    const MemoryFormat format = generate_memory_format();
+    const bool affine = GENERATE(true, false);
+    INFO(affine ? "affine" : "no affine");
+    normgen::BatchNorm2d batch_norm(20, kEps, 0.1, affine, false);
+    check_batch_norm_module(batch_norm, {3, 20, 7, 5}, format, 140);
+}
+
+TEST_CASE("BatchNorm module forward into a given output equals forward returning a tensor") {
+    const std::vector<int64_t> shape{3, 20, 7, 5};
+    const MemoryFormat format = generate_memory_format();
+    INFO(name_of(format));
+    normgen::BatchNorm2d returning(20), writing(20);
+    const std::vector<float> input =
+        in_memory_order(ref::random_normal(ref::element_count(shape), 150), shape, format);
+    const TensorView input_view = TensorView::of(input.data(), shape, format);
+    const normgen::Tensor returned = returning(input_view);
+    normgen::Tensor written(shape, kSentinel, format);
+    writing.forward(input_view, written.view());
+    CHECK(in_logical_order(written.values(), shape, format) ==
+          in_logical_order(returned.values(), shape, returned.format()));
+    CHECK(writing.running_mean().values() == returning.running_mean().values());
+    CHECK(writing.running_var().values() == returning.running_var().values());
+    CHECK(writing.num_batches_tracked() == 1);
+}
+
+// ---- Dispatch --------------------------------------------------------------------
+
+TEST_CASE("cpu_variant is the variant NORMGEN_CPU_VARIANT forces and one the CPU supports") {
+    const std::vector<std::string> supported = normgen::supported_cpu_variants();
+    REQUIRE_FALSE(supported.empty());
+    // Best first, from the variants the build holds.
+    const std::vector<std::string> every_variant{"avx512", "avx2", "sse41"};
+    auto rank_of = [&](const std::string &variant) {
+        return std::find(every_variant.begin(), every_variant.end(), variant) -
+               every_variant.begin();
+    };
+    for (size_t i = 0; i < supported.size(); ++i) {
+        INFO("supported variant " << i << ": " << supported[i]);
+        CHECK(rank_of(supported[i]) < static_cast<long>(every_variant.size()));
+        if (i > 0) {
+            CHECK(rank_of(supported[i - 1]) < rank_of(supported[i]));
+        }
+    }
+
+    const std::string variant = normgen::cpu_variant();
+    CHECK(std::find(supported.begin(), supported.end(), variant) != supported.end());
+    const char *forced = std::getenv("NORMGEN_CPU_VARIANT");
+    if (forced && *forced) {
+        CHECK(variant == forced);
+    } else {
+        CHECK(variant == supported.front());
+    }
+}
+
+}  // namespace

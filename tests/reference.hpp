@@ -1,0 +1,80 @@
+// The float64 reference every kernel variant is checked against, and the
+// helpers the tests share to feed it and compare with it.
+//
+// The reference is deliberately naive: plain loops over the logical
+// (contiguous) order, two passes in double, so that nothing about it depends
+// on a layout, a vector width or a summation order the kernels might share.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace normgen::reference {
+
+struct LayerNormResult {
+    std::vector<double> y;     // rows x row_length
+    std::vector<double> mean;  // rows
+    std::vector<double> rstd;  // rows
+};
+
+// torch.nn.functional.layer_norm over rows of `row_length` elements; weight
+// and bias (nullptr: absent) have row_length elements.
+LayerNormResult layer_norm_reference(const std::vector<double> &input, int64_t rows,
+                                     int64_t row_length, const std::vector<double> *weight,
+                                     const std::vector<double> *bias, double eps);
+
+// The running statistics a BatchNorm carries from batch to batch.
+struct RunningStatistics {
+    std::vector<double> mean;
+    std::vector<double> var;
+    int64_t num_batches_tracked = 0;
+};
+
+struct BatchNormResult {
+    std::vector<double> y;  // logical order, the input's shape
+    // The statistics training normalized with (empty when not training).
+    std::vector<double> save_mean;
+    std::vector<double> save_invstd;
+};
+
+// torch.nn.functional.batch_norm on `input` in logical (N, C, ...) order.
+// training: normalizes by the batch statistics and, when `running` is given,
+// updates it (factor momentum, or 1 / num_batches_tracked for nullopt).
+// Not training: normalizes by `running`, which must be given.
+BatchNormResult batch_norm_reference(const std::vector<double> &input,
+                                     const std::vector<int64_t> &shape,
+                                     RunningStatistics *running,
+                                     const std::vector<double> *weight,
+                                     const std::vector<double> *bias, bool training,
+                                     std::optional<double> momentum, double eps);
+
+// ---- Test data ---------------------------------------------------------------
+
+// `count` samples of offset + N(0, 1) from std::mt19937 seeded with `seed`:
+// the same values on every machine and every run.
+std::vector<float> random_normal(int64_t count, uint32_t seed, float offset = 0.0f);
+
+std::vector<double> to_double(const std::vector<float> &values);
+
+int64_t element_count(const std::vector<int64_t> &shape);
+
+// Between logical (N, C, spatial...) order and channels-last memory order
+// (N, spatial..., C), for a tensor of `shape`.
+std::vector<float> logical_to_channels_last(const std::vector<float> &logical,
+                                            const std::vector<int64_t> &shape);
+std::vector<float> channels_last_to_logical(const std::vector<float> &channels_last,
+                                            const std::vector<int64_t> &shape);
+
+// ---- Comparison --------------------------------------------------------------
+
+// Checks (as a Catch CHECK) that every |got[i] - expected[i]| <= atol +
+// rtol * |expected[i]|, NaN failing; on failure reports the largest error,
+// the first bad index and its values. Returns whether all were close.
+bool expect_close(const std::vector<float> &got, const std::vector<double> &expected,
+                  double atol, double rtol);
+
+double max_abs_difference(const std::vector<float> &got, const std::vector<double> &expected);
+double max_abs(const std::vector<double> &values);
+
+}  // namespace normgen::reference
