@@ -47,7 +47,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         const RVar &over_spatial = f.over_batch.x, &over_samples = f.over_batch.y;
         Func per_sample = f.shifted_sums.update().rfactor(over_samples, n);
         per_sample.compute_root().parallel(n);
-        per_sample.update().parallel(n);
+        per_sample.update().reorder(c, n).parallel(n);
         RVar chunk("chunk"), lane("lane");
         Var lane_var("lane_var");
         Func per_lane = per_sample.update()
