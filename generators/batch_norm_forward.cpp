@@ -138,11 +138,35 @@ public:
             f.running_var_out = *running_var_out;
         }
 
+        constrain_bounds();
         set_estimates();
         schedule_batch_norm_forward(f, get_target(), knobs);
     }
 
 private:
+    // The runtime's contract: every buffer starts at 0, the output has the
+    // input's shape, per-channel buffers hold one value per channel.
+    void constrain_bounds() {
+        const int channel_dim = layout == BatchNormLayout::channels_first ? 1 : 0;
+        Expr channels = input.dim(channel_dim).extent();
+        for (int d = 0; d < input.dimensions(); ++d) {
+            input.dim(d).set_min(0);
+            output.dim(d).set_bounds(0, input.dim(d).extent());
+        }
+        std::vector<Input<Buffer<void, 1>> *> typed = {&weight, &bias};
+        for (auto *per_channel : typed) {
+            per_channel->dim(0).set_bounds(0, channels);
+        }
+        for (auto *per_channel : {&running_mean, &running_var}) {
+            per_channel->dim(0).set_bounds(0, channels);
+        }
+        if (mode == BatchNormMode::training) {
+            for (auto *per_channel : {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
+                per_channel->dim(0).set_bounds(0, channels);
+            }
+        }
+    }
+
     void set_estimates() {
         const int samples = 32, channels = 64, spatial = 56 * 56;
         if (layout == BatchNormLayout::channels_first) {

@@ -85,11 +85,31 @@ public:
         f.mean = mean;
         f.rstd = rstd;
 
+        constrain_bounds();
         set_estimates();
         schedule_layer_norm_forward(f, get_target(), knobs);
     }
 
 private:
+    // The runtime's contract: every buffer starts at 0, the outputs cover
+    // exactly the input's rows. Knowing it spares the kernels the general
+    // bounds arithmetic of outputs that could disagree.
+    void constrain_bounds() {
+        Expr row_length = input.dim(0).extent(), rows = input.dim(1).extent();
+        input.dim(0).set_min(0);
+        input.dim(1).set_min(0);
+        output.dim(0).set_bounds(0, row_length);
+        output.dim(1).set_bounds(0, rows);
+        mean.dim(0).set_bounds(0, rows);
+        rstd.dim(0).set_bounds(0, rows);
+        if (affine != Affine::none) {
+            weight.dim(0).set_bounds(0, row_length);
+        }
+        if (affine == Affine::weight_and_bias) {
+            bias.dim(0).set_bounds(0, row_length);
+        }
+    }
+
     void set_estimates() {
         const int row_length = 1024, rows = 4096;
         input.set_estimates({{0, row_length}, {0, rows}});
