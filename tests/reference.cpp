@@ -202,18 +202,6 @@ bool expect_close(const std::vector<float> &got, const std::vector<double> &expe
     return bad_count == 0;
 }
 
-double max_abs_difference(const std::vector<float> &got, const std::vector<double> &expected) {
-    REQUIRE(got.size() == expected.size());
-    double largest = 0.0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        const double error = std::abs(static_cast<double>(got[i]) - expected[i]);
-        if (!(error <= largest)) {
-            largest = error;
-        }
-    }
-    return largest;
-}
-
 double max_abs(const std::vector<double> &values) {
     double largest = 0.0;
     for (double value : values) {

@@ -74,7 +74,6 @@ std::vector<float> channels_last_to_logical(const std::vector<float> &channels_l
 bool expect_close(const std::vector<float> &got, const std::vector<double> &expected,
                   double atol, double rtol);
 
-double max_abs_difference(const std::vector<float> &got, const std::vector<double> &expected);
 double max_abs(const std::vector<double> &values);
 
 }  // namespace normgen::reference
