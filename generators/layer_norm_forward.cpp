@@ -2,14 +2,18 @@
 // flattened normalized_shape) is normalized by its own mean and biased
 // variance, then scaled and shifted elementwise.
 //
-//   mean = x0 + sum(x - x0) / C                 (x0: the row's first element)
-//   rstd = 1 / sqrt(sum((x - mean)^2) / C + eps)
-//   y    = (x - mean) * rstd * weight + bias
+// The statistics are the corrected two-pass algorithm (Chan, Golub and
+// LeVeque): a rough mean m = sum(x) / C, then the sums of d = x - m and d^2
+// in a second pass over the row:
+//   mean = m + sum(d) / C
+//   var  = sum(d^2) / C - (sum(d) / C)^2
+//   y    = (x - mean) / sqrt(var + eps) * weight + bias
+// The deviations are small, so neither their sums nor the variance cancel
+// the way E[x^2] - E[x]^2 does when |mean| >> std, and sum(d) repairs the
+// rounding of the first sum. d is computed with strict float semantics:
+// otherwise the compiler may reassociate s + (x - m) into (s + x) - m and
+// round at the magnitude of the data again.
 //
-// Two passes over the row instead of E[x^2] - E[x]^2, which cancels to noise
-// (or a negative variance) when |mean| >> std. Shifting the first sum by x0
-// keeps its partial sums small on offset data, so the mean keeps its digits.
-
 #include "Halide.h"
 #include "layer_norm_forward.h"
 #include "schedules/layer_norm_forward_schedule.h"
@@ -56,20 +60,27 @@ public:
         Func x("x");
         x(e, r) = cast<float>(input(e, r));
 
-        f.sum_of_deviations = Func("sum_of_deviations");
-        f.sum_of_deviations(r) = 0.0f;
-        f.sum_of_deviations(r) += x(f.over_row, r) - x(0, r);
+        Expr count = cast<float>(row_length);
+        f.sum_of_values = Func("sum_of_values");
+        f.sum_of_values(r) = 0.0f;
+        f.sum_of_values(r) += x(f.over_row, r);
 
+        f.rough_mean = Func("rough_mean");
+        f.rough_mean(r) = f.sum_of_values(r) / count;
+
+        f.deviation_sums = Func("deviation_sums");
+        f.deviation_sums(r) = Tuple(0.0f, 0.0f);
+        Expr deviation = strict_float(x(f.over_row, r) - f.rough_mean(r));
+        f.deviation_sums(r) = Tuple(f.deviation_sums(r)[0] + deviation,
+                                    f.deviation_sums(r)[1] + deviation * deviation);
+
+        Expr mean_correction = f.deviation_sums(r)[0] / count;
         f.row_mean = Func("row_mean");
-        f.row_mean(r) = x(0, r) + f.sum_of_deviations(r) / cast<float>(row_length);
+        f.row_mean(r) = f.rough_mean(r) + mean_correction;
 
-        f.sum_of_squares = Func("sum_of_squares");
-        f.sum_of_squares(r) = 0.0f;
-        Expr deviation = x(f.over_row, r) - f.row_mean(r);
-        f.sum_of_squares(r) += deviation * deviation;
-
+        Expr variance = max(f.deviation_sums(r)[1] / count - mean_correction * mean_correction, 0.0f);
         f.row_rstd = Func("row_rstd");
-        f.row_rstd(r) = 1.0f / sqrt(f.sum_of_squares(r) / cast<float>(row_length) + eps);
+        f.row_rstd(r) = 1.0f / sqrt(variance + eps);
 
         Expr normalized = (x(e, r) - f.row_mean(r)) * f.row_rstd(r);
         if (affine != Affine::none) {

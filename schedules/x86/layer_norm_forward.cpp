@@ -55,19 +55,33 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     if (knobs.row_class == RowClass::long_rows) {
         output.vectorize(e, step, TailStrategy::GuardWithIf);
         LoopLevel per_row(output, row_in_block);
+        f.rough_mean.compute_at(per_row);
         f.row_mean.compute_at(per_row);
         f.row_rstd.compute_at(per_row);
-        vectorize_row_sum(f.sum_of_deviations, f.over_row, r, per_row, lanes);
-        vectorize_row_sum(f.sum_of_squares, f.over_row, r, per_row, lanes);
+        vectorize_row_sum(f.sum_of_values, f.over_row, r, per_row, lanes);
+        vectorize_row_sum(f.deviation_sums, f.over_row, r, per_row, lanes);
     } else {
         // One row per lane: the statistics of a whole block of rows are
         // computed together, vectorized across rows.
         LoopLevel per_block(output, row_block);
-        for (Func stat : {f.sum_of_deviations, f.row_mean, f.sum_of_squares, f.row_rstd}) {
+        for (Func stat : {f.sum_of_values, f.rough_mean, f.deviation_sums, f.row_mean, f.row_rstd}) {
             stat.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
-        f.sum_of_deviations.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
-        f.sum_of_squares.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
+        // Each lane would sum its whole row in sequence, losing digits on
+        // rows longer than this class is meant for; summing chunks first
+        // keeps every partial sum short at no cost to short rows.
+        const int chunk_length = 128;
+        for (Func sum : {f.sum_of_values, f.deviation_sums}) {
+            RVar chunk("chunk"), in_chunk("in_chunk");
+            Var chunk_var("chunk_var");
+            Func partial = sum.update()
+                               .split(f.over_row.x, chunk, in_chunk, chunk_length,
+                                      TailStrategy::GuardWithIf)
+                               .rfactor(chunk, chunk_var);
+            partial.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
+            partial.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
+            sum.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
+        }
         output.vectorize(e, lanes, TailStrategy::GuardWithIf);
     }
 }
