@@ -100,7 +100,9 @@ public:
             first(c) = x(c, 0, 0);
             f.shifted_sums = Func("shifted_sums");
             f.shifted_sums(c) = Tuple(0.0f, 0.0f);
-            Expr deviation = x(c, rb.x, rb.y) - first(c);
+            // Strict, or the compiler may reassociate s + (x - x0) into
+            // (s + x) - x0, which rounds at the magnitude of the data.
+            Expr deviation = strict_float(x(c, rb.x, rb.y) - first(c));
             f.shifted_sums(c) = Tuple(f.shifted_sums(c)[0] + deviation,
                                       f.shifted_sums(c)[1] + deviation * deviation);
             Expr mean_deviation = f.shifted_sums(c)[0] / count;
