@@ -19,18 +19,23 @@ using namespace Halide;
 
 namespace {
 
-// Vectorizes a row reduction f(row) += g(over_row, row) by splitting the
-// reduction into `lanes` interleaved partial sums.
-void vectorize_row_sum(Func f, const RDom &over_row, const Var &row,
-                       const LoopLevel &at, int lanes) {
+// Vectorizes a row reduction f(row) += g(over_row, row) by splitting it into
+// `vectors` x `lanes` interleaved partial sums: `vectors` independent vector
+// accumulators, so that the adds do not wait on each other's latency.
+void vectorize_row_sum(Func f, const RDom &over_row, const LoopLevel &at, int lanes,
+                       int vectors) {
     RVar chunk("chunk"), lane("lane");
-    Var lane_var("lane_var");
+    Var lane_var("lane_var"), vector("vector"), vector_lane("vector_lane");
     Func partial = f.update()
-                       .split(over_row.x, chunk, lane, lanes, TailStrategy::GuardWithIf)
+                       .split(over_row.x, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
                        .rfactor(lane, lane_var);
     f.compute_at(at);
-    partial.compute_at(at).vectorize(lane_var);
-    partial.update().vectorize(lane_var);
+    partial.compute_at(at).vectorize(lane_var, lanes);
+    partial.update()
+        .split(lane_var, vector, vector_lane, lanes)
+        .reorder(vector_lane, vector, chunk)
+        .vectorize(vector_lane)
+        .unroll(vector);
 }
 
 }  // namespace
@@ -58,8 +63,8 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
         f.rough_mean.compute_at(per_row);
         f.row_mean.compute_at(per_row);
         f.row_rstd.compute_at(per_row);
-        vectorize_row_sum(f.sum_of_values, f.over_row, r, per_row, lanes);
-        vectorize_row_sum(f.deviation_sums, f.over_row, r, per_row, lanes);
+        vectorize_row_sum(f.sum_of_values, f.over_row, per_row, lanes, knobs.vectors_per_step);
+        vectorize_row_sum(f.deviation_sums, f.over_row, per_row, lanes, knobs.vectors_per_step);
     } else {
         // One row per lane: the statistics of a whole block of rows are
         // computed together, vectorized across rows.
