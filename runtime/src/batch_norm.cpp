@@ -3,7 +3,6 @@
 // view of the input.
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <sstream>
 
 #include "batch_norm_forward_channels_first_inference.h"
@@ -117,15 +116,17 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
         {&input, "input"}, {weight, "weight"}, {bias, "bias"},
         {running_mean, "running_mean"}, {running_var, "running_var"}};
     detail::check_no_overlap(output, "output", inputs);
-    for (const TensorView *saved : {save_mean, save_invstd}) {
+    for (auto [saved, name] : {std::pair{save_mean, "save_mean"}, std::pair{save_invstd, "save_invstd"}}) {
         if (saved != nullptr) {
-            const char *name = saved == save_mean ? "save_mean" : "save_invstd";
             detail::check_no_overlap(*saved, name, inputs);
             detail::check_no_overlap(*saved, name, {{&output, "output"}});
         }
     }
     if (has_running_stats) {
         detail::check_no_overlap(*running_mean, "running_mean", {{running_var, "running_var"}});
+    }
+    if (save_mean != nullptr) {
+        detail::check_no_overlap(*save_mean, "save_mean", {{save_invstd, "save_invstd"}});
     }
     detail::prepare_cpu_kernels();
     if (input.numel() == 0) {
@@ -160,25 +161,20 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     const int64_t samples = input.shape[0];
     const int64_t spatial = values_per_channel / std::max<int64_t>(samples, 1);
     const bool run_channels_last = channels_last || spatial == 1;
-    auto make_view = [&](const void *data) {
-        return run_channels_last
-                   ? std::make_unique<detail::KernelBuffer>(
-                         data, std::initializer_list<std::pair<int64_t, int64_t>>{
-                                   {channels, 1}, {values_per_channel, channels}})
-                   : std::make_unique<detail::KernelBuffer>(
-                         data, std::initializer_list<std::pair<int64_t, int64_t>>{
-                                   {spatial, 1}, {channels, spatial}, {samples, channels * spatial}});
-    };
-    auto input_buffer = make_view(input.data);
-    auto output_buffer = make_view(output.data);
+    const detail::KernelDims dims =
+        run_channels_last
+            ? detail::KernelDims{{channels, 1}, {values_per_channel, channels}}
+            : detail::KernelDims{{spatial, 1}, {channels, spatial}, {samples, channels * spatial}};
+    detail::KernelBuffer input_buffer(input.data, dims);
+    detail::KernelBuffer output_buffer(output.data, dims);
     const float eps_f = static_cast<float>(eps);
 
     if (!training) {
         auto kernel = run_channels_last ? normgen_batch_norm_forward_channels_last_inference
                                         : normgen_batch_norm_forward_channels_first_inference;
-        int status = kernel(input_buffer->get(), weight_buffer.get(), bias_buffer.get(),
+        int status = kernel(input_buffer.get(), weight_buffer.get(), bias_buffer.get(),
                             running_mean_buffer.get(), running_var_buffer.get(), eps_f,
-                            output_buffer->get());
+                            output_buffer.get());
         detail::check_kernel_status(status, "batch_norm_forward (inference)");
         return;
     }
@@ -197,9 +193,9 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     detail::KernelBuffer running_var_out(running_var_data, {{channels, 1}});
     auto kernel = run_channels_last ? normgen_batch_norm_forward_channels_last_training
                                     : normgen_batch_norm_forward_channels_first_training;
-    int status = kernel(input_buffer->get(), weight_buffer.get(), bias_buffer.get(),
+    int status = kernel(input_buffer.get(), weight_buffer.get(), bias_buffer.get(),
                         running_mean_buffer.get(), running_var_buffer.get(), eps_f,
-                        static_cast<float>(factor), output_buffer->get(), saved_mean_buffer.get(),
+                        static_cast<float>(factor), output_buffer.get(), saved_mean_buffer.get(),
                         saved_invstd_buffer.get(), running_mean_out.get(), running_var_out.get());
     detail::check_kernel_status(status, "batch_norm_forward (training)");
     if (has_running_stats && num_batches_tracked != nullptr) {

@@ -11,8 +11,7 @@
 
 namespace normgen::detail {
 
-KernelBuffer::KernelBuffer(const void *data,
-                           std::initializer_list<std::pair<int64_t, int64_t>> dims) {
+KernelBuffer::KernelBuffer(const void *data, const KernelDims &dims) {
     int d = 0;
     for (auto [extent, stride] : dims) {
         dims_[d++] = halide_dimension_t(0, static_cast<int32_t>(extent),

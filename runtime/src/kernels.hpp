@@ -4,18 +4,20 @@
 
 #include <array>
 #include <cstdint>
-#include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include "HalideRuntime.h"
 
 namespace normgen::detail {
 
-// A float32 halide_buffer_t over existing memory. Dimensions are given
-// innermost first as {extent, stride} in elements.
+// Dimensions innermost first, as {extent, stride} in elements.
+using KernelDims = std::vector<std::pair<int64_t, int64_t>>;
+
+// A float32 halide_buffer_t over existing memory (at most 4 dimensions).
 class KernelBuffer {
 public:
-    KernelBuffer(const void *data, std::initializer_list<std::pair<int64_t, int64_t>> dims);
+    KernelBuffer(const void *data, const KernelDims &dims);
     KernelBuffer(const KernelBuffer &) = delete;
     KernelBuffer &operator=(const KernelBuffer &) = delete;
     halide_buffer_t *get() { return &buffer_; }
