@@ -8,15 +8,21 @@
 //   running_var  = (1 - f) * running_var  + f * var * n / (n - 1)   (unbiased)
 // inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
 //
-// The batch statistics are one pass of shifted sums, with each channel's
-// first element x0 as the shift: var = E[(x-x0)^2] - E[x-x0]^2. Unlike the
-// unshifted E[x^2] - E[x]^2 this does not cancel when |mean| >> std, because
-// x0 is a sample of the channel itself, and it keeps the reduction
-// associative, so schedules may split it across threads and vector lanes.
+// The batch statistics read the input once from memory yet do not cancel:
+// each channel is cut into chunks small enough to stay in cache, each chunk
+// gets its mean and M2 (the sum of squared deviations) by the corrected
+// two-pass algorithm of statistics.h, and the chunks combine as
+//   mean = m0 + sum_k n_k (mean_k - m0) / n          (m0: the first chunk's mean)
+//   M2   = sum_k M2_k + sum_k n_k (mean_k - mean)^2
+// (Chan, Golub and LeVeque's pairwise update), sums of small or positive
+// terms only. Every sum is associative, so schedules may split them across
+// threads and vector lanes.
 //
 // Either mode folds the statistics and the affine parameters into one scale
 // and one shift per channel, so each element costs one multiply-add. That is
 // why affine=False needs no variant: the runtime passes weight 1 and bias 0.
+
+#include <functional>
 
 #include "Halide.h"
 #include "batch_norm_forward.h"
@@ -37,6 +43,9 @@ public:
     GeneratorParam<BatchNormMode> mode{"mode", BatchNormMode::training,
                                        {{"training", BatchNormMode::training},
                                         {"inference", BatchNormMode::inference}}};
+    // channels_last: positions per chunk of the statistics (channels_first
+    // chunks are the planes of one sample).
+    GeneratorParam<int> positions_per_chunk{"positions_per_chunk", 64, 1, 1 << 20};
     BatchNormForwardKnobs knobs;
 
     Input<Buffer<>> input{"input"};
@@ -79,35 +88,16 @@ public:
         f.mode = mode;
         Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
 
-        // x(channel, i, j): element (i, j) of one channel, whatever the layout.
-        Func x("x");
-        Expr elements_per_channel;
+        Func x("x");  // x(channel, position, sample), whatever the layout
         if (layout == BatchNormLayout::channels_first) {
             x(c, s, n) = cast<float>(input(s, c, n));
-            f.over_batch = RDom(0, input.dim(0).extent(), 0, input.dim(2).extent(), "over_batch");
-            elements_per_channel = input.dim(0).extent() * input.dim(2).extent();
         } else {
             x(c, p, n) = cast<float>(input(c, p));
-            f.over_batch = RDom(0, input.dim(1).extent(), 0, 1, "over_batch");
-            elements_per_channel = input.dim(1).extent();
         }
-        const RDom &rb = f.over_batch;
 
         Func mean("mean"), var("var"), invstd("invstd");
         if (mode == BatchNormMode::training) {
-            Expr count = cast<float>(elements_per_channel);
-            Func first("first");
-            first(c) = x(c, 0, 0);
-            f.shifted_sums = Func("shifted_sums");
-            f.shifted_sums(c) = Tuple(0.0f, 0.0f);
-            // Strict, or the compiler may reassociate s + (x - x0) into
-            // (s + x) - x0, which rounds at the magnitude of the data.
-            Expr deviation = strict_float(x(c, rb.x, rb.y) - first(c));
-            f.shifted_sums(c) = Tuple(f.shifted_sums(c)[0] + deviation,
-                                      f.shifted_sums(c)[1] + deviation * deviation);
-            Expr mean_deviation = f.shifted_sums(c)[0] / count;
-            mean(c) = first(c) + mean_deviation;
-            var(c) = max(f.shifted_sums(c)[1] / count - mean_deviation * mean_deviation, 0.0f);
+            define_batch_statistics(f, x, mean, var);
             invstd(c) = 1.0f / sqrt(var(c) + eps);
         } else {
             mean(c) = running_mean(c);
@@ -127,7 +117,7 @@ public:
         f.output = output;
 
         if (mode == BatchNormMode::training) {
-            Expr count = cast<float>(elements_per_channel);
+            Expr count = cast<float>(elements_per_channel());
             Expr blend = *running_average_factor;
             (*saved_mean)(c) = mean(c);
             (*saved_invstd)(c) = invstd(c);
@@ -146,6 +136,56 @@ public:
     }
 
 private:
+    Expr elements_per_channel() {
+        return layout == BatchNormLayout::channels_first
+                   ? input.dim(0).extent() * input.dim(2).extent()
+                   : input.dim(1).extent();
+    }
+
+    void define_batch_statistics(BatchNormForwardFuncs &f, Func x, Func mean, Func var) {
+        const Var &c = f.channel, &k = f.chunk;
+        Expr chunk_count, value;
+        std::function<Expr(Expr)> chunk_length;
+        if (layout == BatchNormLayout::channels_first) {
+            Expr plane = input.dim(0).extent();
+            f.within_chunk = RDom(0, plane, "within_chunk");
+            value = x(c, f.within_chunk, k);
+            chunk_length = [plane](const Expr &) { return plane; };
+            chunk_count = input.dim(2).extent();
+        } else {
+            Expr positions = input.dim(1).extent();
+            const int chunk = positions_per_chunk;
+            chunk_length = [positions, chunk](const Expr &index) {
+                return min(chunk, positions - index * chunk);
+            };
+            f.within_chunk = RDom(0, chunk, "within_chunk");
+            f.within_chunk.where(f.within_chunk < chunk_length(k));
+            // The predicate skips the last chunk's missing positions; the
+            // clamp tells bounds inference that no access goes past the end.
+            value = x(c, min(k * chunk + f.within_chunk, positions - 1), 0);
+            chunk_count = (positions + chunk - 1) / chunk;
+        }
+        f.chunk_statistics =
+            group_statistics("chunk", {c, k}, value, cast<float>(chunk_length(k)));
+        f.chunk_summary = Func("chunk_summary");
+        f.chunk_summary(c, k) = Tuple(f.chunk_statistics.mean, f.chunk_statistics.m2);
+
+        const RDom &rk = f.over_chunks = RDom(0, chunk_count, "over_chunks");
+        Expr count = cast<float>(elements_per_channel());
+        Expr rk_length = cast<float>(chunk_length(rk));
+        Expr first_chunk_mean = f.chunk_summary(c, 0)[0];
+        f.chunk_offset_sum = Func("chunk_offset_sum");
+        f.chunk_offset_sum(c) = 0.0f;
+        f.chunk_offset_sum(c) += rk_length * strict_float(f.chunk_summary(c, rk)[0] - first_chunk_mean);
+        mean(c) = first_chunk_mean + f.chunk_offset_sum(c) / count;
+
+        f.channel_spread = Func("channel_spread");
+        f.channel_spread(c) = 0.0f;
+        Expr chunk_offset = f.chunk_summary(c, rk)[0] - mean(c);
+        f.channel_spread(c) += f.chunk_summary(c, rk)[1] + rk_length * chunk_offset * chunk_offset;
+        var(c) = f.channel_spread(c) / count;
+    }
+
     // The runtime's contract: every buffer starts at 0, the output has the
     // input's shape, per-channel buffers hold one value per channel.
     void constrain_bounds() {

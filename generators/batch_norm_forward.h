@@ -2,6 +2,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "statistics.h"
 
 namespace normgen {
 
@@ -21,11 +22,16 @@ struct BatchNormForwardFuncs {
     // channels_first uses (spatial, channel, sample); channels_last uses
     // (channel, position), position running over every sample and spatial site.
     Halide::Var spatial, channel, sample, position;
-    Halide::RDom over_batch;  // every element of one channel
-    Halide::Func shifted_sums;  // training: Tuple(sum(x - x0), sum((x - x0)^2)) per channel
     Halide::Func scale, shift;  // output = input * scale + shift, per channel
     Halide::Func output;
-    // training only:
+    // training only: each channel's elements come in chunks (channels_first:
+    // the plane of one sample; channels_last: positions_per_chunk positions),
+    // summarized by (channel, chunk) and then combined per channel.
+    Halide::Var chunk;
+    Halide::RDom within_chunk, over_chunks;
+    GroupStatistics chunk_statistics;
+    Halide::Func chunk_summary;  // Tuple(mean, M2) per (channel, chunk)
+    Halide::Func chunk_offset_sum, channel_spread;  // combined over chunks
     Halide::Func saved_mean, saved_invstd, running_mean_out, running_var_out;
 };
 

@@ -2,18 +2,11 @@
 // flattened normalized_shape) is normalized by its own mean and biased
 // variance, then scaled and shifted elementwise.
 //
-// The statistics are the corrected two-pass algorithm (Chan, Golub and
-// LeVeque): a rough mean m = sum(x) / C, then the sums of d = x - m and d^2
-// in a second pass over the row:
-//   mean = m + sum(d) / C
-//   var  = sum(d^2) / C - (sum(d) / C)^2
-//   y    = (x - mean) / sqrt(var + eps) * weight + bias
-// The deviations are small, so neither their sums nor the variance cancel
-// the way E[x^2] - E[x]^2 does when |mean| >> std, and sum(d) repairs the
-// rounding of the first sum. d is computed with strict float semantics:
-// otherwise the compiler may reassociate s + (x - m) into (s + x) - m and
-// round at the magnitude of the data again.
+//   y = (x - mean) / sqrt(var + eps) * weight + bias
 //
+// The statistics are the corrected two-pass algorithm of statistics.h: no
+// E[x^2] - E[x]^2 cancellation.
+
 #include "Halide.h"
 #include "layer_norm_forward.h"
 #include "schedules/layer_norm_forward_schedule.h"
@@ -61,26 +54,11 @@ public:
         x(e, r) = cast<float>(input(e, r));
 
         Expr count = cast<float>(row_length);
-        f.sum_of_values = Func("sum_of_values");
-        f.sum_of_values(r) = 0.0f;
-        f.sum_of_values(r) += x(f.over_row, r);
-
-        f.rough_mean = Func("rough_mean");
-        f.rough_mean(r) = f.sum_of_values(r) / count;
-
-        f.deviation_sums = Func("deviation_sums");
-        f.deviation_sums(r) = Tuple(0.0f, 0.0f);
-        Expr deviation = strict_float(x(f.over_row, r) - f.rough_mean(r));
-        f.deviation_sums(r) = Tuple(f.deviation_sums(r)[0] + deviation,
-                                    f.deviation_sums(r)[1] + deviation * deviation);
-
-        Expr mean_correction = f.deviation_sums(r)[0] / count;
+        f.row_statistics = group_statistics("row", {r}, x(f.over_row, r), count);
         f.row_mean = Func("row_mean");
-        f.row_mean(r) = f.rough_mean(r) + mean_correction;
-
-        Expr variance = max(f.deviation_sums(r)[1] / count - mean_correction * mean_correction, 0.0f);
+        f.row_mean(r) = f.row_statistics.mean;
         f.row_rstd = Func("row_rstd");
-        f.row_rstd(r) = 1.0f / sqrt(variance + eps);
+        f.row_rstd(r) = 1.0f / sqrt(f.row_statistics.m2 / count + eps);
 
         Expr normalized = (x(e, r) - f.row_mean(r)) * f.row_rstd(r);
         if (affine != Affine::none) {

@@ -270,6 +270,32 @@ TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
     }
 }
 
+// A statistic that subtracts a guess of the mean before summing (such as the
+// group's first element) cancels when the guess is far off; the kernels'
+// two-pass statistics must not care where the outlier sits.
+constexpr float kOutlier = 300.0f;
+
+TEST_CASE("LayerNorm statistics do not depend on the first element being typical") {
+    const LayerNormRowClass row_class =
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+    const ForcedRowClass forced(row_class);
+    const int64_t row_length = GENERATE(17, 4097);
+    INFO(name_of(row_class) << ", rows of " << row_length << " N(0, 1) values led by "
+                            << kOutlier);
+    const int64_t rows = rows_for(row_length);
+    std::vector<float> input = ref::random_normal(rows * row_length, 60);
+    for (int64_t row = 0; row < rows; ++row) {
+        input[row * row_length] = kOutlier;
+    }
+    const LayerNormOutputs got =
+        run_layer_norm(input, {rows, row_length}, {row_length}, nullptr, nullptr, {rows});
+    const ref::LayerNormResult expected =
+        ref::layer_norm_reference(ref::to_double(input), rows, row_length, nullptr, nullptr, kEps);
+    ref::expect_close(got.y, expected.y, kAtol, kRtol);
+    ref::expect_close(got.mean, expected.mean, kAtol, kRtol);
+    ref::expect_close(got.rstd, expected.rstd, kAtol, kRtol);
+}
+
 TEST_CASE("LayerNorm of zero rows succeeds and writes nothing") {
     const LayerNormRowClass row_class =
         GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
@@ -592,6 +618,32 @@ void check_batch_norm_module(normgen::BatchNorm &module, const std::vector<int64
             CHECK(module.num_batches_tracked() == reference.num_batches_tracked);
         }
     }
+}
+
+TEST_CASE("BatchNorm statistics do not depend on the first element being typical") {
+    const MemoryFormat format = generate_memory_format();
+    const std::vector<int64_t> shape{16, 3, 33, 31};
+    INFO(name_of(format) << " " << ref::element_count(shape) / 3
+                         << " N(0, 1) values per channel led by " << kOutlier);
+    const int64_t channels = shape[1], plane = 33 * 31;
+    std::vector<float> input = ref::random_normal(ref::element_count(shape), 61);
+    for (int64_t channel = 0; channel < channels; ++channel) {
+        input[channel * plane] = kOutlier;  // sample 0, first site
+    }
+    const std::vector<float> input_memory = in_memory_order(input, shape, format);
+    std::vector<float> output(input.size(), kSentinel);
+    std::vector<float> save_mean(channels, kSentinel), save_invstd(channels, kSentinel);
+    const TensorView save_mean_view = TensorView::of(save_mean.data(), {channels});
+    const TensorView save_invstd_view = TensorView::of(save_invstd.data(), {channels});
+    normgen::batch_norm(TensorView::of(input_memory.data(), shape, format), nullptr, nullptr,
+                        nullptr, nullptr, true, 0.1, kEps,
+                        TensorView::of(output.data(), shape, format), nullptr, &save_mean_view,
+                        &save_invstd_view);
+    const ref::BatchNormResult expected = ref::batch_norm_reference(
+        ref::to_double(input), shape, nullptr, nullptr, nullptr, true, 0.1, kEps);
+    ref::expect_close(in_logical_order(output, shape, format), expected.y, kAtol, kRtol);
+    ref::expect_close(save_mean, expected.save_mean, kAtol, kRtol);
+    ref::expect_close(save_invstd, expected.save_invstd, kAtol, kRtol);
 }
 
 TEST_CASE("BatchNorm modules start with torch's parameters and running statistics") {

@@ -6,14 +6,16 @@
 // statistics over the whole batch are known. Both passes stream through
 // memory in storage order with full vectors:
 //
-// channels_first (spatial, channel, sample): the sums split by sample
-//   (rfactor), so threads take samples, and within a sample by vector lane
-//   over the contiguous spatial run. The output is parallel over
-//   (channel, sample) planes, vectorized along the spatial run.
-// channels_last (channel, position): the sums split into blocks of
-//   positions that threads take, each vectorized across channels. The output
-//   is parallel over blocks of positions, vectorized across channels.
+// channels_first (spatial, channel, sample): threads take samples; each
+//   (channel, sample) plane is a chunk of the statistics, summed along its
+//   contiguous run in independent vector accumulators. The output is
+//   parallel over planes, vectorized along the spatial run.
+// channels_last (channel, position): threads take chunks of positions,
+//   summed in vectors across channels. The output is parallel over blocks
+//   of positions, vectorized across channels.
 #include "schedules/x86/batch_norm_forward.h"
+
+#include "schedules/x86/reductions.h"
 
 namespace normgen::x86 {
 
@@ -42,29 +44,31 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     if (f.mode != BatchNormMode::training) {
         return;
     }
-    f.shifted_sums.compute_root();
+    // Threads take chunks; each chunk's two passes run while it is in cache.
+    const Var &k = f.chunk;
+    GroupStatistics &stats = f.chunk_statistics;
+    f.chunk_summary.compute_root().parallel(k);
     if (f.layout == BatchNormLayout::channels_first) {
-        const RVar &over_spatial = f.over_batch.x, &over_samples = f.over_batch.y;
-        Func per_sample = f.shifted_sums.update().rfactor(over_samples, n);
-        per_sample.compute_root().parallel(n);
-        per_sample.update().reorder(c, n).parallel(n);
-        RVar chunk("chunk"), lane("lane");
-        Var lane_var("lane_var");
-        Func per_lane = per_sample.update()
-                            .split(over_spatial, chunk, lane, lanes, TailStrategy::GuardWithIf)
-                            .rfactor(lane, lane_var);
-        per_lane.compute_at(per_sample, c).vectorize(lane_var);
-        per_lane.update().vectorize(lane_var);
+        // A chunk is one contiguous plane: vectors along it.
+        LoopLevel per_plane(f.chunk_summary, c);
+        stats.rough_mean.compute_at(per_plane);
+        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+            vectorize_reduction(sum, f.within_chunk.x, per_plane, lanes, knobs.vectors_per_step);
+        }
     } else {
-        const RVar &over_positions = f.over_batch.x;
-        RVar block("block"), in_block("in_block");
-        Var block_var("block_var");
-        Func per_block = f.shifted_sums.update()
-                             .split(over_positions, block, in_block, knobs.positions_per_task,
-                                    TailStrategy::GuardWithIf)
-                             .rfactor(block, block_var);
-        per_block.compute_root().parallel(block_var).vectorize(c, lanes, TailStrategy::GuardWithIf);
-        per_block.update().parallel(block_var).vectorize(c, lanes, TailStrategy::GuardWithIf);
+        // A chunk is a block of rows of C channels: vectors across channels.
+        LoopLevel per_block(f.chunk_summary, k);
+        f.chunk_summary.vectorize(c, lanes, TailStrategy::GuardWithIf);
+        for (Func stat : {stats.sum_of_values, stats.rough_mean, stats.deviation_sums}) {
+            stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
+        }
+        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+            sum.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
+        }
+    }
+    for (Func combined : {f.chunk_offset_sum, f.channel_spread}) {
+        combined.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);
+        combined.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
     }
 }
 

@@ -7,38 +7,18 @@
 // and rstd are fused into the same row loop (compute_with) rather than being
 // separate passes over the input.
 //
-// long_rows: each row sum is split into `lanes` partial sums (rfactor) that
-//   live in vector registers and are added horizontally at the end.
+// long_rows: each row sum is split into vectors_per_step x `lanes` partial
+//   sums (rfactor) that live in vector registers and are added horizontally
+//   at the end.
 // short_rows: rows shorter than a few vectors waste most lanes that way, so
 //   the sums run over `lanes` rows at once, one row per lane.
 #include "schedules/x86/layer_norm_forward.h"
 
+#include "schedules/x86/reductions.h"
+
 namespace normgen::x86 {
 
 using namespace Halide;
-
-namespace {
-
-// Vectorizes a row reduction f(row) += g(over_row, row) by splitting it into
-// `vectors` x `lanes` interleaved partial sums: `vectors` independent vector
-// accumulators, so that the adds do not wait on each other's latency.
-void vectorize_row_sum(Func f, const RDom &over_row, const LoopLevel &at, int lanes,
-                       int vectors) {
-    RVar chunk("chunk"), lane("lane");
-    Var lane_var("lane_var"), vector("vector"), vector_lane("vector_lane");
-    Func partial = f.update()
-                       .split(over_row.x, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
-                       .rfactor(lane, lane_var);
-    f.compute_at(at);
-    partial.compute_at(at).vectorize(lane_var, lanes);
-    partial.update()
-        .split(lane_var, vector, vector_lane, lanes)
-        .reorder(vector_lane, vector, chunk)
-        .vectorize(vector_lane)
-        .unroll(vector);
-}
-
-}  // namespace
 
 void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
                                  const LayerNormForwardKnobs &knobs) {
@@ -60,23 +40,27 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     if (knobs.row_class == RowClass::long_rows) {
         output.vectorize(e, step, TailStrategy::GuardWithIf);
         LoopLevel per_row(output, row_in_block);
-        f.rough_mean.compute_at(per_row);
-        f.row_mean.compute_at(per_row);
-        f.row_rstd.compute_at(per_row);
-        vectorize_row_sum(f.sum_of_values, f.over_row, per_row, lanes, knobs.vectors_per_step);
-        vectorize_row_sum(f.deviation_sums, f.over_row, per_row, lanes, knobs.vectors_per_step);
+        GroupStatistics &stats = f.row_statistics;
+        for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
+            stat.compute_at(per_row);
+        }
+        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+            vectorize_reduction(sum, f.over_row.x, per_row, lanes, knobs.vectors_per_step);
+        }
     } else {
         // One row per lane: the statistics of a whole block of rows are
         // computed together, vectorized across rows.
         LoopLevel per_block(output, row_block);
-        for (Func stat : {f.sum_of_values, f.rough_mean, f.deviation_sums, f.row_mean, f.row_rstd}) {
+        GroupStatistics &stats = f.row_statistics;
+        for (Func stat : {stats.sum_of_values, stats.rough_mean, stats.deviation_sums, f.row_mean,
+                          f.row_rstd}) {
             stat.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
         // Each lane would sum its whole row in sequence, losing digits on
         // rows longer than this class is meant for; summing chunks first
         // keeps every partial sum short at no cost to short rows.
         const int chunk_length = 128;
-        for (Func sum : {f.sum_of_values, f.deviation_sums}) {
+        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
             RVar chunk("chunk"), in_chunk("in_chunk");
             Var chunk_var("chunk_var");
             Func partial = sum.update()
