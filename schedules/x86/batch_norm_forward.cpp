@@ -63,7 +63,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
             stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
         }
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            sum.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
+            sum.update().vectorize(c, lanes, TailStrategy::GuardWithIf).reorder(c, f.within_chunk.x);
         }
     }
     for (Func combined : {f.chunk_offset_sum, f.channel_spread}) {
