@@ -12,8 +12,8 @@ namespace normgen {
 struct BatchNormForwardKnobs {
     // Native vectors per step of the elementwise loops.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
-    // channels_last: positions (rows of C channels) per thread-pool task, in
-    // the statistics and in the output.
+    // channels_last: positions (rows of C channels) per thread-pool task of
+    // the output. (The statistics' tasks are the generator's chunks.)
     Halide::GeneratorParam<int> positions_per_task{"positions_per_task", 256, 1, 1 << 20};
 };
 
