@@ -65,24 +65,27 @@ int main() {
         std::printf("  first sample: mean %.2e, std %.6f\n\n", mean, std);
     }
 
-    // BatchNorm2d(100) on [20, 100, 35, 45], training then eval
+    // BatchNorm2d(100) on [20, 100, 35, 45]: training steps, then eval
     {
         normgen::Tensor input = randn({20, 100, 35, 45}, generator);
         for (float &value : input.values()) value = 3.0f * value + 2.0f;
         normgen::BatchNorm2d batch_norm(100);
         normgen::Tensor output;
         double ms = milliseconds([&] { output = batch_norm(input.view()); });
+        auto [mean, std] = moments(output.data(), 35 * 45);
         std::printf("BatchNorm2d(100) on [20, 100, 35, 45], input ~ N(2, 3^2)  (%.3f ms)\n", ms);
-        std::printf("  training: channel 0 batch mean %.4f, invstd %.4f\n",
-                    batch_norm.saved_mean().data()[0], batch_norm.saved_invstd().data()[0]);
-        std::printf("  running_mean[0] %.4f, running_var[0] %.4f after %lld batch (momentum 0.1)\n",
-                    batch_norm.running_mean().data()[0], batch_norm.running_var().data()[0],
-                    static_cast<long long>(batch_norm.num_batches_tracked()));
+        std::printf("  training: channel 0 batch mean %.4f, invstd %.4f; output plane 0: mean %.4f, std %.4f\n",
+                    batch_norm.saved_mean().data()[0], batch_norm.saved_invstd().data()[0], mean, std);
+        const int steps = 40;
+        for (int step = 1; step < steps; ++step) output = batch_norm(input.view());
+        std::printf("  after %lld training steps (momentum 0.1): running_mean[0] %.4f, running_var[0] %.4f\n",
+                    static_cast<long long>(batch_norm.num_batches_tracked()),
+                    batch_norm.running_mean().data()[0], batch_norm.running_var().data()[0]);
         batch_norm.eval();
         output = batch_norm(input.view());
-        auto [mean, std] = moments(output.data(), 35 * 45);
-        std::printf("  eval: channel 0 of sample 0 normalized by running stats: mean %.4f, std %.4f\n",
-                    mean, std);
+        auto [eval_mean, eval_std] = moments(output.data(), 35 * 45);
+        std::printf("  eval, by the running statistics: output plane 0: mean %.4f, std %.4f\n",
+                    eval_mean, eval_std);
     }
     return 0;
 }
