@@ -113,9 +113,15 @@ normgen_status normgen_batch_norm(const normgen_tensor *input, const normgen_ten
 const char *normgen_last_error(void) { return last_error.c_str(); }
 
 const char *normgen_cpu_variant(void) {
+    // A query: it keeps the last error unless it fails itself.
     static thread_local std::string variant;
-    normgen_status status = guarded([&] { variant = normgen::cpu_variant(); });
-    return status == NORMGEN_OK ? variant.c_str() : "";
+    try {
+        variant = normgen::cpu_variant();
+        return variant.c_str();
+    } catch (const std::exception &error) {
+        last_error = error.what();
+        return "";
+    }
 }
 
 normgen_status normgen_set_num_threads(int n) {

@@ -60,7 +60,9 @@ normgen_status normgen_batch_norm(const normgen_tensor *input, const normgen_ten
 /* The message of this thread's last failed call ("" if none). */
 const char *normgen_last_error(void);
 
-/* "avx512", "avx2" or "sse41": the CPU variant the kernels run. */
+/* "avx512", "avx2" or "sse41": the CPU variant the kernels run; "" (and
+ * normgen_last_error() says why) if NORMGEN_CPU_VARIANT names one this CPU
+ * cannot run. */
 const char *normgen_cpu_variant(void);
 
 /* Threads of the CPU kernels' pool; n >= 1. */
