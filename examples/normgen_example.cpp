@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <random>
 
 #include "normgen/normgen.hpp"
@@ -35,7 +36,7 @@ double milliseconds(Run &&run) {
 
 }  // namespace
 
-int main() {
+int run_examples() {
     std::mt19937 generator(0);
     std::printf("normgen example: kernels run the '%s' CPU variant\n\n",
                 normgen::cpu_variant().c_str());
@@ -88,4 +89,13 @@ int main() {
                     eval_mean, eval_std);
     }
     return 0;
+}
+
+int main() {
+    try {
+        return run_examples();
+    } catch (const std::exception &error) {
+        std::fprintf(stderr, "normgen example: %s\n", error.what());
+        return 1;
+    }
 }
