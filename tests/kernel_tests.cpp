@@ -237,6 +237,22 @@ TEST_CASE("LayerNorm short_rows kernels match the reference for every row length
     check_every_row_length(LayerNormRowClass::short_rows);
 }
 
+TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd row counts") {
+    // Every vector-tail and task-tail combination of both row classes: row
+    // lengths across several vector widths, row counts around the tasks.
+    const LayerNormRowClass row_class =
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+    const ForcedRowClass forced(row_class);
+    INFO(name_of(row_class));
+    for (int64_t row_length = 1; row_length <= 160; ++row_length) {
+        for (int64_t rows : {1, 6, 65}) {
+            check_layer_norm({rows, row_length}, {row_length}, {rows},
+                             {"weight and bias", true, true},
+                             static_cast<uint32_t>(1000 * row_length + rows));
+        }
+    }
+}
+
 TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
     const LayerNormRowClass row_class =
         GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
@@ -535,6 +551,24 @@ TEST_CASE("BatchNorm on a batch that spans many threads and blocks matches the r
     check_batch_norm_step(shape, format, state, true, 0.1, 70);
     check_batch_norm_step(shape, format, state, true, 0.1, 71);
     check_batch_norm_step(shape, format, state, false, 0.1, 72);
+}
+
+TEST_CASE("BatchNorm matches the reference on every channel count up to 40") {
+    // Channel counts across several vector widths (channels_last vectorizes
+    // across channels), position counts on both sides of the statistics'
+    // 64-position chunks, and a plane shorter than a vector (channels_first).
+    const MemoryFormat format = generate_memory_format();
+    INFO(name_of(format));
+    for (int64_t channels = 1; channels <= 40; ++channels) {
+        for (const std::vector<int64_t> &shape : std::vector<std::vector<int64_t>>{
+                 {2, channels, 7, 9}, {3, channels, 5}, {65, channels}}) {
+            INFO(describe(shape));
+            const auto seed = static_cast<uint32_t>(100 * channels + shape.size());
+            BatchNormState state(channels, true, true, seed);
+            check_batch_norm_step(shape, format, state, true, 0.1, seed + 10);
+            check_batch_norm_step(shape, format, state, false, 0.1, seed + 11);
+        }
+    }
 }
 
 TEST_CASE("BatchNorm statistics stay accurate over many values per channel") {
