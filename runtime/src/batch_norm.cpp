@@ -112,22 +112,13 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     }
     detail::check_eps(eps);
     detail::check_int32_indexable(input, "input");
-    std::vector<std::pair<const TensorView *, const char *>> inputs = {
-        {&input, "input"}, {weight, "weight"}, {bias, "bias"},
-        {running_mean, "running_mean"}, {running_var, "running_var"}};
-    detail::check_no_overlap(output, "output", inputs);
-    for (auto [saved, name] : {std::pair{save_mean, "save_mean"}, std::pair{save_invstd, "save_invstd"}}) {
-        if (saved != nullptr) {
-            detail::check_no_overlap(*saved, name, inputs);
-            detail::check_no_overlap(*saved, name, {{&output, "output"}});
-        }
-    }
-    if (has_running_stats) {
-        detail::check_no_overlap(*running_mean, "running_mean", {{running_var, "running_var"}});
-    }
-    if (save_mean != nullptr) {
-        detail::check_no_overlap(*save_mean, "save_mean", {{save_invstd, "save_invstd"}});
-    }
+    // The running statistics are read and written in place.
+    detail::check_written_apart({{&output, "output"},
+                                 {save_mean, "save_mean"},
+                                 {save_invstd, "save_invstd"},
+                                 {running_mean, "running_mean"},
+                                 {running_var, "running_var"}},
+                                {{&input, "input"}, {weight, "weight"}, {bias, "bias"}});
     detail::prepare_cpu_kernels();
     if (input.numel() == 0) {
         return;

@@ -79,21 +79,23 @@ std::pair<uintptr_t, uintptr_t> byte_range(const TensorView &tensor) {
 
 }  // namespace
 
-void check_no_overlap(const TensorView &output, const char *output_name,
-                      const std::vector<std::pair<const TensorView *, const char *>> &others) {
-    if (output.numel() == 0) {
-        return;
-    }
-    auto [begin, end] = byte_range(output);
-    for (const auto &[other, other_name] : others) {
-        if (other == nullptr || other->numel() == 0) {
-            continue;
+void check_written_apart(const NamedTensors &written, const NamedTensors &read) {
+    auto check_pair = [](const std::pair<const TensorView *, const char *> &first,
+                         const std::pair<const TensorView *, const char *> &second) {
+        if (first.first == nullptr || second.first == nullptr || first.first->numel() == 0 ||
+            second.first->numel() == 0) {
+            return;
         }
-        auto [other_begin, other_end] = byte_range(*other);
+        auto [begin, end] = byte_range(*first.first);
+        auto [other_begin, other_end] = byte_range(*second.first);
         if (begin < other_end && other_begin < end) {
-            fail(std::string(output_name) + " overlaps " + other_name +
+            fail(std::string(first.second) + " overlaps " + second.second +
                  " in memory: expected separate buffers (in-place calls are not supported)");
         }
+    };
+    for (size_t i = 0; i < written.size(); ++i) {
+        for (const auto &other : read) check_pair(written[i], other);
+        for (size_t j = i + 1; j < written.size(); ++j) check_pair(written[i], written[j]);
     }
 }
 

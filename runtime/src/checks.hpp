@@ -26,9 +26,12 @@ void check_int32_indexable(const TensorView &tensor, const char *what);
 void check_same_shape(const TensorView &tensor, const std::vector<int64_t> &expected_shape,
                       const char *what, const std::string &because);
 
-// `output` may not share memory with any of `others` (null entries skipped).
-void check_no_overlap(const TensorView &output, const char *output_name,
-                      const std::vector<std::pair<const TensorView *, const char *>> &others);
+// Tensors with their names in messages; null entries are absent ones.
+using NamedTensors = std::vector<std::pair<const TensorView *, const char *>>;
+
+// No tensor a call writes shares memory with one it reads or with another
+// it writes.
+void check_written_apart(const NamedTensors &written, const NamedTensors &read);
 
 void check_eps(double eps);
 

@@ -127,18 +127,8 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
                                          std::multiplies<>());
     TensorView flat = TensorView::of(nullptr, {rows, row_length});
     detail::check_int32_indexable(flat, "the input viewed as (rows, normalized elements)");
-    const std::vector<std::pair<const TensorView *, const char *>> inputs = {
-        {&input, "input"}, {weight, "weight"}, {bias, "bias"}};
-    detail::check_no_overlap(output, "output", inputs);
-    for (auto [stats, name] : {std::pair{mean, "mean"}, std::pair{rstd, "rstd"}}) {
-        if (stats != nullptr) {
-            detail::check_no_overlap(*stats, name, inputs);
-            detail::check_no_overlap(*stats, name, {{&output, "output"}});
-        }
-    }
-    if (mean != nullptr && rstd != nullptr) {
-        detail::check_no_overlap(*mean, "mean", {{rstd, "rstd"}});
-    }
+    detail::check_written_apart({{&output, "output"}, {mean, "mean"}, {rstd, "rstd"}},
+                                {{&input, "input"}, {weight, "weight"}, {bias, "bias"}});
     detail::prepare_cpu_kernels();
     if (rows == 0) {
         return;
