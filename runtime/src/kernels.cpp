@@ -1,6 +1,7 @@
 #include "kernels.hpp"
 
 #include <cstdlib>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -69,8 +70,20 @@ FeatureMask parse_features(const std::string &names) {
     return mask;
 }
 
+constexpr size_t variant_count = std::size(built_variants);
+
+// The feature masks of built_variants, parsed once.
+const FeatureMask &mask_of(const CpuVariant &variant) {
+    static const auto masks = [] {
+        std::array<FeatureMask, variant_count> parsed;
+        for (size_t i = 0; i < variant_count; ++i) parsed[i] = parse_features(built_variants[i].features);
+        return parsed;
+    }();
+    return masks[static_cast<size_t>(&variant - built_variants)];
+}
+
 bool cpu_supports(const CpuVariant &variant) {
-    FeatureMask mask = parse_features(variant.features);
+    const FeatureMask &mask = mask_of(variant);
     return halide_default_can_use_target_features(feature_words, mask.data()) != 0;
 }
 
@@ -78,7 +91,7 @@ bool cpu_supports(const CpuVariant &variant) {
 // features the candidate has.
 const CpuVariant *identify(int count, const uint64_t *candidate) {
     for (const CpuVariant &variant : built_variants) {
-        FeatureMask mask = parse_features(variant.features);
+        const FeatureMask &mask = mask_of(variant);
         bool subset = true;
         for (int w = 0; w < feature_words; ++w) {
             uint64_t have = w < count ? candidate[w] : 0;
