@@ -539,6 +539,37 @@ TEST_CASE("set_num_threads rejects fewer than one thread") {
     normgen::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+TEST_CASE("set_cpu_variant moves later calls to a supported variant and refuses the rest") {
+    const std::vector<std::string> supported = normgen::supported_cpu_variants();
+    REQUIRE_FALSE(supported.empty());
+    const std::vector<float> input = ref::random_normal(5 * 77, 9);
+    const ref::LayerNormResult expected =
+        ref::layer_norm_reference(ref::to_double(input), 5, 77, nullptr, nullptr, 1e-5);
+    for (const std::string &variant : supported) {
+        INFO("variant " << variant);
+        normgen::set_cpu_variant(variant);
+        CHECK(normgen::cpu_variant() == variant);
+        std::vector<float> output(input.size(), kSentinel);
+        normgen::layer_norm(TensorView::of(input.data(), {5, 77}), {77}, nullptr, nullptr, 1e-5,
+                            TensorView::of(output.data(), {5, 77}));
+        ref::expect_close(output, expected.y, 1e-5, 1e-3);
+    }
+
+    normgen::set_cpu_variant(supported.back());
+    check_rejected([] { normgen::set_cpu_variant("avx1024"); },
+                   {"avx1024", "names no CPU variant", "expected one of: avx512, avx2, sse41"});
+    for (const std::string &variant : {"avx512", "avx2", "sse41"}) {
+        if (std::find(supported.begin(), supported.end(), variant) == supported.end()) {
+            check_rejected([&] { normgen::set_cpu_variant(variant); },
+                           {variant, "cannot run on this CPU", "it supports: " + supported.front()});
+        }
+    }
+    INFO("a refused variant leaves the previous choice in place");
+    CHECK(normgen::cpu_variant() == supported.back());
+    normgen::set_cpu_variant("");
+    CHECK(normgen::cpu_variant() == supported.front());
+}
+
 TEST_CASE("LayerNorm row class follows the row length unless forced") {
     using normgen::LayerNormRowClass;
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);

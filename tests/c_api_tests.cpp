@@ -239,8 +239,17 @@ TEST_CASE("The C error message belongs to the thread whose call failed") {
     CHECK(last_error().empty());
 }
 
-TEST_CASE("C cpu_variant and set_num_threads agree with the C++ API") {
+TEST_CASE("C cpu_variant, set_cpu_variant and set_num_threads agree with the C++ API") {
     CHECK(std::string(normgen_cpu_variant()) == normgen::cpu_variant());
+    const std::string worst = normgen::supported_cpu_variants().back();
+    CHECK(normgen_set_cpu_variant(worst.c_str()) == NORMGEN_OK);
+    CHECK(std::string(normgen_cpu_variant()) == worst);
+    CHECK(normgen_set_cpu_variant("avx1024") == NORMGEN_INVALID_ARGUMENT);
+    CHECK_THAT(last_error(), Contains("avx1024") && Contains("expected one of"));
+    CHECK(normgen_set_cpu_variant(nullptr) == NORMGEN_INVALID_ARGUMENT);
+    CHECK_THAT(last_error(), Contains("NULL"));
+    CHECK(normgen_set_cpu_variant("") == NORMGEN_OK);
+    CHECK(std::string(normgen_cpu_variant()) == normgen::supported_cpu_variants().front());
     CHECK(normgen_set_num_threads(0) == NORMGEN_INVALID_ARGUMENT);
     CHECK_THAT(last_error(), Contains("n >= 1") && Contains("0"));
     CHECK(normgen_set_num_threads(static_cast<int>(std::thread::hardware_concurrency())) ==

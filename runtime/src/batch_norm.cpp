@@ -5,10 +5,6 @@
 #include <cmath>
 #include <sstream>
 
-#include "batch_norm_forward_channels_first_inference.h"
-#include "batch_norm_forward_channels_first_training.h"
-#include "batch_norm_forward_channels_last_inference.h"
-#include "batch_norm_forward_channels_last_training.h"
 #include "checks.hpp"
 #include "kernels.hpp"
 #include "normgen/normgen.hpp"
@@ -18,6 +14,26 @@ namespace {
 
 using detail::fail;
 using detail::format_shape;
+
+using InferenceKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
+                                halide_buffer_t *bias, halide_buffer_t *running_mean,
+                                halide_buffer_t *running_var, float eps, halide_buffer_t *output);
+using TrainingKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
+                               halide_buffer_t *bias, halide_buffer_t *running_mean,
+                               halide_buffer_t *running_var, float eps,
+                               float running_average_factor, halide_buffer_t *output,
+                               halide_buffer_t *saved_mean, halide_buffer_t *saved_invstd,
+                               halide_buffer_t *running_mean_out, halide_buffer_t *running_var_out);
+
+// [channels_first, channels_last][CPU variant]
+constexpr InferenceKernel inference_kernels[2][NORMGEN_CPU_VARIANT_COUNT] = {
+    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_first_inference),
+    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_last_inference),
+};
+constexpr TrainingKernel training_kernels[2][NORMGEN_CPU_VARIANT_COUNT] = {
+    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_first_training),
+    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_last_training),
+};
 
 struct PerChannel {
     const TensorView *tensor;
@@ -119,7 +135,7 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
                                  {running_mean, "running_mean"},
                                  {running_var, "running_var"}},
                                 {{&input, "input"}, {weight, "weight"}, {bias, "bias"}});
-    detail::prepare_cpu_kernels();
+    const size_t variant = detail::prepare_cpu_kernels();
     if (input.numel() == 0) {
         return;
     }
@@ -161,8 +177,7 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     const float eps_f = static_cast<float>(eps);
 
     if (!training) {
-        auto kernel = run_channels_last ? normgen_batch_norm_forward_channels_last_inference
-                                        : normgen_batch_norm_forward_channels_first_inference;
+        InferenceKernel kernel = inference_kernels[run_channels_last][variant];
         int status = kernel(input_buffer.get(), weight_buffer.get(), bias_buffer.get(),
                             running_mean_buffer.get(), running_var_buffer.get(), eps_f,
                             output_buffer.get());
@@ -182,8 +197,7 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     // channel's old value before it writes the new one.
     detail::KernelBuffer running_mean_out(running_mean_data, {{channels, 1}});
     detail::KernelBuffer running_var_out(running_var_data, {{channels, 1}});
-    auto kernel = run_channels_last ? normgen_batch_norm_forward_channels_last_training
-                                    : normgen_batch_norm_forward_channels_first_training;
+    TrainingKernel kernel = training_kernels[run_channels_last][variant];
     int status = kernel(input_buffer.get(), weight_buffer.get(), bias_buffer.get(),
                         running_mean_buffer.get(), running_var_buffer.get(), eps_f,
                         static_cast<float>(factor), output_buffer.get(), saved_mean_buffer.get(),

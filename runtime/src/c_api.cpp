@@ -124,6 +124,15 @@ const char *normgen_cpu_variant(void) {
     }
 }
 
+normgen_status normgen_set_cpu_variant(const char *variant) {
+    return guarded([&] {
+        if (variant == nullptr) {
+            throw normgen::Error("normgen_set_cpu_variant: variant is required, but got NULL (\"\" picks the best)");
+        }
+        normgen::set_cpu_variant(variant);
+    });
+}
+
 normgen_status normgen_set_num_threads(int n) {
     return guarded([&] { normgen::set_num_threads(n); });
 }

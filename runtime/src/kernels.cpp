@@ -87,38 +87,49 @@ bool cpu_supports(const CpuVariant &variant) {
     return halide_default_can_use_target_features(feature_words, mask.data()) != 0;
 }
 
-// The built variant a dispatch candidate is: the first (best) one whose
-// features the candidate has.
-const CpuVariant *identify(int count, const uint64_t *candidate) {
-    for (const CpuVariant &variant : built_variants) {
-        const FeatureMask &mask = mask_of(variant);
-        bool subset = true;
-        for (int w = 0; w < feature_words; ++w) {
-            uint64_t have = w < count ? candidate[w] : 0;
-            subset = subset && (mask[w] & ~have) == 0;
-        }
-        if (subset) return &variant;
-    }
-    return nullptr;
-}
-
+// What the kernels run on: the index of a built variant, or the reason none
+// can run (an invalid NORMGEN_CPU_VARIANT, until set_cpu_variant mends it).
 struct CpuChoice {
-    std::string forced;       // from NORMGEN_CPU_VARIANT; empty: best supported
-    std::string setup_error;  // why kernels cannot run, if they cannot
+    size_t variant = 0;
+    std::string error;
 };
 
-CpuChoice &cpu_choice() {
-    static CpuChoice choice;
-    return choice;
+std::string list(const std::vector<std::string> &names) {
+    std::string out;
+    for (const auto &name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
 }
 
-int can_use_target_features(int count, const uint64_t *features) {
-    const std::string &forced = cpu_choice().forced;
+// The choice for `forced` (empty: the best variant this CPU runs).
+CpuChoice choose_cpu_variant(const std::string &forced, const std::string &source) {
     if (forced.empty()) {
-        return halide_default_can_use_target_features(count, features);
+        for (size_t i = 0; i < variant_count; ++i) {
+            if (cpu_supports(built_variants[i])) return {i, ""};
+        }
+        // Halide's baseline for x86-64; every variant needs more than that.
+        return {variant_count - 1, ""};
     }
-    const CpuVariant *candidate = identify(count, features);
-    return candidate != nullptr && forced == candidate->name;
+    std::vector<std::string> built;
+    for (const CpuVariant &variant : built_variants) built.push_back(variant.name);
+    for (size_t i = 0; i < variant_count; ++i) {
+        if (forced != built_variants[i].name) continue;
+        if (!cpu_supports(built_variants[i])) {
+            return {0, source + "=" + forced + " cannot run on this CPU; it supports: " +
+                           list(supported_cpu_variants())};
+        }
+        return {i, ""};
+    }
+    return {0, source + "=" + forced + " names no CPU variant; expected one of: " + list(built)};
+}
+
+std::mutex cpu_choice_mutex;
+
+CpuChoice &cpu_choice() {
+    static CpuChoice choice = [] {
+        const char *forced = std::getenv("NORMGEN_CPU_VARIANT");
+        return choose_cpu_variant(forced ? forced : "", "NORMGEN_CPU_VARIANT");
+    }();
+    return choice;
 }
 
 std::mutex halide_error_mutex;
@@ -129,45 +140,17 @@ void capture_halide_error(void *, const char *message) {
     last_halide_error = message;
 }
 
-std::string list(const std::vector<std::string> &names) {
-    std::string out;
-    for (const auto &name : names) out += (out.empty() ? "" : ", ") + name;
-    return out;
-}
-
-void install_hooks() {
-    halide_set_error_handler(capture_halide_error);
-    CpuChoice &choice = cpu_choice();
-    const char *forced = std::getenv("NORMGEN_CPU_VARIANT");
-    if (forced == nullptr || *forced == '\0') {
-        return;
-    }
-    choice.forced = forced;
-    std::vector<std::string> built;
-    for (const CpuVariant &variant : built_variants) built.push_back(variant.name);
-    const CpuVariant *named = nullptr;
-    for (const CpuVariant &variant : built_variants) {
-        if (choice.forced == variant.name) named = &variant;
-    }
-    if (named == nullptr) {
-        choice.setup_error = "NORMGEN_CPU_VARIANT=" + choice.forced +
-                             " names no CPU variant; expected one of: " + list(built);
-    } else if (!cpu_supports(*named)) {
-        choice.setup_error = "NORMGEN_CPU_VARIANT=" + choice.forced +
-                             " cannot run on this CPU; it supports: " +
-                             list(supported_cpu_variants());
-    }
-    halide_set_custom_can_use_target_features(can_use_target_features);
-}
-
 }  // namespace
 
-void prepare_cpu_kernels() {
+size_t prepare_cpu_kernels() {
     static std::once_flag once;
-    std::call_once(once, install_hooks);
-    if (!cpu_choice().setup_error.empty()) {
-        fail(cpu_choice().setup_error);
+    std::call_once(once, [] { halide_set_error_handler(capture_halide_error); });
+    std::lock_guard<std::mutex> lock(cpu_choice_mutex);
+    const CpuChoice &choice = cpu_choice();
+    if (!choice.error.empty()) {
+        fail(choice.error);
     }
+    return choice.variant;
 }
 
 void check_kernel_status(int status, const char *kernel) {
@@ -192,14 +175,16 @@ std::vector<std::string> supported_cpu_variants() {
 }
 
 std::string cpu_variant() {
-    detail::prepare_cpu_kernels();
-    const std::string &forced = detail::cpu_choice().forced;
-    if (!forced.empty()) {
-        return forced;
+    return detail::built_variants[detail::prepare_cpu_kernels()].name;
+}
+
+void set_cpu_variant(const std::string &variant) {
+    detail::CpuChoice choice = detail::choose_cpu_variant(variant, "set_cpu_variant: variant");
+    if (!choice.error.empty()) {
+        detail::fail(choice.error);
     }
-    // Halide runs the last variant without checking the CPU at all.
-    std::vector<std::string> supported = supported_cpu_variants();
-    return supported.empty() ? std::end(detail::built_variants)[-1].name : supported.front();
+    std::lock_guard<std::mutex> lock(detail::cpu_choice_mutex);
+    detail::cpu_choice() = choice;
 }
 
 void set_num_threads(int n) {

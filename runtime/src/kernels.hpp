@@ -1,5 +1,6 @@
 // The seam between the runtime and the generated kernels: Halide buffers
-// over caller memory, the Halide runtime's hooks, and kernel status codes.
+// over caller memory, the CPU variant to run, and kernel status codes.
+// kernel_variants.h (generated) declares every kernel of every variant.
 #pragma once
 
 #include <array>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "HalideRuntime.h"
+#include "kernel_variants.h"
 
 namespace normgen::detail {
 
@@ -27,10 +29,10 @@ private:
     halide_buffer_t buffer_{};
 };
 
-// Installs normgen's Halide hooks (error capture, CPU variant choice) once,
-// before any kernel runs; throws normgen::Error if NORMGEN_CPU_VARIANT is
-// invalid for this machine.
-void prepare_cpu_kernels();
+// Installs normgen's Halide error hook once and returns the index, in
+// NORMGEN_CPU_VARIANTS order, of the CPU variant kernels run on now; throws
+// normgen::Error if NORMGEN_CPU_VARIANT names one this machine cannot run.
+size_t prepare_cpu_kernels();
 
 // Throws if a kernel returned an error, with Halide's message.
 void check_kernel_status(int status, const char *kernel);

@@ -4,12 +4,6 @@
 
 #include "checks.hpp"
 #include "kernels.hpp"
-#include "layer_norm_forward_long_rows_none.h"
-#include "layer_norm_forward_long_rows_weight.h"
-#include "layer_norm_forward_long_rows_weight_and_bias.h"
-#include "layer_norm_forward_short_rows_none.h"
-#include "layer_norm_forward_short_rows_weight.h"
-#include "layer_norm_forward_short_rows_weight_and_bias.h"
 #include "normgen/normgen.hpp"
 
 namespace normgen {
@@ -19,12 +13,14 @@ using LayerNormKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
                                 halide_buffer_t *bias, float eps, halide_buffer_t *output,
                                 halide_buffer_t *mean, halide_buffer_t *rstd);
 
-// [row class][affine: none, weight, weight and bias]
-constexpr LayerNormKernel layer_norm_kernels[2][3] = {
-    {normgen_layer_norm_forward_long_rows_none, normgen_layer_norm_forward_long_rows_weight,
-     normgen_layer_norm_forward_long_rows_weight_and_bias},
-    {normgen_layer_norm_forward_short_rows_none, normgen_layer_norm_forward_short_rows_weight,
-     normgen_layer_norm_forward_short_rows_weight_and_bias},
+// [row class][affine: none, weight, weight and bias][CPU variant]
+constexpr LayerNormKernel layer_norm_kernels[2][3][NORMGEN_CPU_VARIANT_COUNT] = {
+    {NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_none),
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_weight),
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_weight_and_bias)},
+    {NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_none),
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_weight),
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_weight_and_bias)},
 };
 
 // Below this many elements a row fills too few vector lanes on its own.
@@ -129,7 +125,7 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     detail::check_int32_indexable(flat, "the input viewed as (rows, normalized elements)");
     detail::check_written_apart({{&output, "output"}, {mean, "mean"}, {rstd, "rstd"}},
                                 {{&input, "input"}, {weight, "weight"}, {bias, "bias"}});
-    detail::prepare_cpu_kernels();
+    const size_t variant = detail::prepare_cpu_kernels();
     if (rows == 0) {
         return;
     }
@@ -160,7 +156,7 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     detail::KernelBuffer rstd_buffer(row_output(rstd, rstd_scratch), {{rows, 1}});
 
     const int row_class = layer_norm_row_class(row_length) == LayerNormRowClass::long_rows ? 0 : 1;
-    int status = layer_norm_kernels[row_class][affine](
+    int status = layer_norm_kernels[row_class][affine][variant](
         input_buffer.get(), weight_buffer.get(), bias_buffer.get(), static_cast<float>(eps),
         output_buffer.get(), mean_buffer.get(), rstd_buffer.get());
     detail::check_kernel_status(status, "layer_norm_forward");

@@ -65,6 +65,10 @@ const char *normgen_last_error(void);
  * cannot run. */
 const char *normgen_cpu_variant(void);
 
+/* Forces every later kernel call onto `variant` ("avx512", "avx2",
+ * "sse41"), which this CPU must support; "" returns to the best one. */
+normgen_status normgen_set_cpu_variant(const char *variant);
+
 /* Threads of the CPU kernels' pool; n >= 1. */
 normgen_status normgen_set_num_threads(int n);
 

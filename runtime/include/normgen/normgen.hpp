@@ -199,10 +199,14 @@ public:
 // Threads of the CPU kernels' pool (default: one per core). n >= 1.
 void set_num_threads(int n);
 
-// The CPU variant every kernel runs on this machine: "avx512", "avx2" or
-// "sse41". The environment variable NORMGEN_CPU_VARIANT, read once before the
-// first kernel call, forces one (it must be supported by the CPU).
+// The CPU variant every kernel runs now: "avx512", "avx2" or "sse41". By
+// default the best this CPU supports; the environment variable
+// NORMGEN_CPU_VARIANT, read before the first kernel call, or
+// set_cpu_variant() forces one.
 std::string cpu_variant();
+// Forces every later kernel call onto `variant`, which this CPU must
+// support; "" returns to the best supported one.
+void set_cpu_variant(const std::string &variant);
 // The variants this CPU can run, best first.
 std::vector<std::string> supported_cpu_variants();
 
