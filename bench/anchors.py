@@ -304,11 +304,11 @@ def tensor_info(name, shape):
 
 
 def single_node_model(node, inputs, outputs, opset):
-    """A serialized model of one node; inputs/outputs are [(name, shape)]."""
+    """A serialized model of one node over input arrays and output shapes."""
     graph = onnx.helper.make_graph(
         [node], node.op_type,
-        [tensor_info(n, s) for n, s in inputs],
-        [tensor_info(n, s) for n, s in outputs],
+        [tensor_info(name, array.shape) for name, array in inputs.items()],
+        [tensor_info(name, shape) for name, shape in outputs.items()],
     )
     opsets = [onnx.helper.make_opsetid("", opset)]
     # The lowest IR version that knows the opset, so that an ONNX package newer
@@ -326,8 +326,7 @@ def layer_norm_model(case):
     )
     inputs = {"X": case.arrays["input"], "Scale": case.arrays["weight"], "B": case.arrays["bias"]}
     outputs = {"Y": case.shape}
-    return single_node_model(node, [(n, a.shape) for n, a in inputs.items()], outputs.items(),
-                             LAYER_NORM_OPSET), inputs, outputs
+    return single_node_model(node, inputs, outputs, LAYER_NORM_OPSET), inputs, outputs
 
 
 def batch_norm_model(case):
@@ -347,8 +346,7 @@ def batch_norm_model(case):
         # ONNX's momentum weighs the old running value, torch's the new batch value.
         attributes.update(training_mode=1, momentum=1.0 - case.momentum)
     node = onnx.helper.make_node("BatchNormalization", list(inputs), list(outputs), **attributes)
-    return single_node_model(node, [(n, a.shape) for n, a in inputs.items()], outputs.items(),
-                             BATCH_NORM_OPSET), inputs, outputs
+    return single_node_model(node, inputs, outputs, BATCH_NORM_OPSET), inputs, outputs
 
 
 def ort_session(model, threads):

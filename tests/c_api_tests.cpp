@@ -6,7 +6,7 @@
 #include <normgen/normgen.h>
 #include <normgen/normgen.hpp>
 
-#include "reference.hpp"
+#include "expect_close.hpp"
 
 #include <cmath>
 #include <optional>

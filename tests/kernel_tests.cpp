@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 #include <normgen/normgen.hpp>
 
-#include "reference.hpp"
+#include "expect_close.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,5 @@
 #include "reference.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -167,10 +165,14 @@ std::vector<float> channels_last_to_logical(const std::vector<float> &channels_l
     return logical;
 }
 
-bool expect_close(const std::vector<float> &got, const std::vector<double> &expected,
-                  double atol, double rtol) {
-    INFO("got " << got.size() << " elements, expected " << expected.size());
-    REQUIRE(got.size() == expected.size());
+std::string mismatch(const std::vector<float> &got, const std::vector<double> &expected,
+                     double atol, double rtol) {
+    std::ostringstream report;
+    report.precision(9);
+    if (got.size() != expected.size()) {
+        report << "got " << got.size() << " elements, expected " << expected.size();
+        return report.str();
+    }
     int64_t bad_count = 0, first_bad = -1, largest_at = -1;
     double largest_error = 0.0;
     for (size_t i = 0; i < got.size(); ++i) {
@@ -188,18 +190,15 @@ bool expect_close(const std::vector<float> &got, const std::vector<double> &expe
             largest_at = static_cast<int64_t>(i);
         }
     }
-    std::ostringstream report;
-    if (bad_count > 0) {
-        report.precision(9);
-        report << bad_count << " of " << got.size() << " elements differ by more than " << atol
-               << " + " << rtol << " * |expected|; first at index " << first_bad << ": got "
-               << got[first_bad] << ", expected " << expected[first_bad]
-               << "; largest error " << largest_error << " at index " << largest_at << ": got "
-               << got[largest_at] << ", expected " << expected[largest_at];
+    if (bad_count == 0) {
+        return "";
     }
-    INFO(report.str());
-    CHECK(bad_count == 0);
-    return bad_count == 0;
+    report << bad_count << " of " << got.size() << " elements differ by more than " << atol
+           << " + " << rtol << " * |expected|; first at index " << first_bad << ": got "
+           << got[first_bad] << ", expected " << expected[first_bad] << "; largest error "
+           << largest_error << " at index " << largest_at << ": got " << got[largest_at]
+           << ", expected " << expected[largest_at];
+    return report.str();
 }
 
 double max_abs(const std::vector<double> &values) {

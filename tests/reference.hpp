@@ -1,5 +1,5 @@
-// The float64 reference every kernel variant is checked against, and the
-// helpers the tests share to feed it and compare with it.
+// The float64 reference every kernel variant is checked against (by the
+// tests and by the benchmark), and the helpers to feed it and compare with it.
 //
 // The reference is deliberately naive: plain loops over the logical
 // (contiguous) order, two passes in double, so that nothing about it depends
@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace normgen::reference {
@@ -68,11 +69,11 @@ std::vector<float> channels_last_to_logical(const std::vector<float> &channels_l
 
 // ---- Comparison --------------------------------------------------------------
 
-// Checks (as a Catch CHECK) that every |got[i] - expected[i]| <= atol +
-// rtol * |expected[i]|, NaN failing; on failure reports the largest error,
-// the first bad index and its values. Returns whether all were close.
-bool expect_close(const std::vector<float> &got, const std::vector<double> &expected,
-                  double atol, double rtol);
+// "" if every |got[i] - expected[i]| <= atol + rtol * |expected[i]| (NaN
+// failing); otherwise how many differ, the first bad index and the largest
+// error, with their values.
+std::string mismatch(const std::vector<float> &got, const std::vector<double> &expected,
+                     double atol, double rtol);
 
 double max_abs(const std::vector<double> &values);
 
