@@ -354,6 +354,12 @@ def ort_session(model, threads):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # ONNX Runtime's workers spin-wait for tens of milliseconds after a call
+    # by default, which on a machine with as many threads as cores starves
+    # whatever is timed next (torch ran 2-3x slower after it). Blocking
+    # instead costs ORT a thread wake-up per call: microseconds, against the
+    # milliseconds a call here takes.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -390,17 +396,19 @@ def biased_variance_explains(case, got_running_var):
 
 
 def ort_training_result(case, y, running_mean, running_var):
-    """The output decides right or wrong; running statistics that differ from
-    torch's make the case unsupported, since the kernel computes something else."""
+    """The output decides right or wrong. ONNX's BatchNormalization blends the
+    biased batch variance into running_var where torch blends the unbiased
+    one; that is the same work with ONNX's documented semantics, so it counts
+    as right. Running statistics that match neither make the case unsupported."""
     output = [("output", y, case.arrays["expected_output"])]
     result = check_outputs(case, output + running_stat_pairs(case, running_mean, running_var))
     if result["status"] == "ok" or check_outputs(case, output)["status"] != "ok":
         return result
-    reason = f"BatchNormalization training: output matches, but {result['reason']}"
     if mismatch(running_mean, case.arrays["expected_running_mean"], case.atol, case.rtol) is None \
             and biased_variance_explains(case, running_var):
-        reason += "; its running_var uses the biased batch variance, torch's the unbiased one"
-    return {"status": "unsupported", "reason": reason}
+        return check_outputs(case, output)
+    return {"status": "unsupported",
+            "reason": f"BatchNormalization training: output matches, but {result['reason']}"}
 
 
 def build_onnxruntime(case):

@@ -147,23 +147,34 @@ void for_each_channels_last_pair(const std::vector<int64_t> &shape, Visit visit)
 
 }  // namespace
 
-std::vector<float> logical_to_channels_last(const std::vector<float> &logical,
-                                            const std::vector<int64_t> &shape) {
-    std::vector<float> channels_last(logical.size());
+template <typename T>
+std::vector<T> logical_to_channels_last(const std::vector<T> &logical,
+                                        const std::vector<int64_t> &shape) {
+    std::vector<T> channels_last(logical.size());
     for_each_channels_last_pair(shape, [&](int64_t logical_index, int64_t memory_index) {
         channels_last[memory_index] = logical[logical_index];
     });
     return channels_last;
 }
 
-std::vector<float> channels_last_to_logical(const std::vector<float> &channels_last,
-                                            const std::vector<int64_t> &shape) {
-    std::vector<float> logical(channels_last.size());
+template <typename T>
+std::vector<T> channels_last_to_logical(const std::vector<T> &channels_last,
+                                        const std::vector<int64_t> &shape) {
+    std::vector<T> logical(channels_last.size());
     for_each_channels_last_pair(shape, [&](int64_t logical_index, int64_t memory_index) {
         logical[logical_index] = channels_last[memory_index];
     });
     return logical;
 }
+
+template std::vector<float> logical_to_channels_last(const std::vector<float> &,
+                                                     const std::vector<int64_t> &);
+template std::vector<double> logical_to_channels_last(const std::vector<double> &,
+                                                      const std::vector<int64_t> &);
+template std::vector<float> channels_last_to_logical(const std::vector<float> &,
+                                                     const std::vector<int64_t> &);
+template std::vector<double> channels_last_to_logical(const std::vector<double> &,
+                                                      const std::vector<int64_t> &);
 
 std::string mismatch(const std::vector<float> &got, const std::vector<double> &expected,
                      double atol, double rtol) {

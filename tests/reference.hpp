@@ -62,10 +62,13 @@ int64_t element_count(const std::vector<int64_t> &shape);
 
 // Between logical (N, C, spatial...) order and channels-last memory order
 // (N, spatial..., C), for a tensor of `shape`.
-std::vector<float> logical_to_channels_last(const std::vector<float> &logical,
-                                            const std::vector<int64_t> &shape);
-std::vector<float> channels_last_to_logical(const std::vector<float> &channels_last,
-                                            const std::vector<int64_t> &shape);
+// (Instantiated for float and double.)
+template <typename T>
+std::vector<T> logical_to_channels_last(const std::vector<T> &logical,
+                                        const std::vector<int64_t> &shape);
+template <typename T>
+std::vector<T> channels_last_to_logical(const std::vector<T> &channels_last,
+                                        const std::vector<int64_t> &shape);
 
 // ---- Comparison --------------------------------------------------------------
 

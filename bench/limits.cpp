@@ -1,0 +1,51 @@
+// The limits: what streaming a workload's bytes costs on this machine with
+// the same threads, whatever the arithmetic.
+//
+// "limit": y = a * x into a preallocated buffer, the input read once and the
+// output written once, as every normalization must at least do.
+// "limit:read_twice" (batch_norm training): a sum over x, then y = a * x
+// with `a` depending on the sum. Training cannot write any output before its
+// channel's statistics over the whole batch are known, so it reads the
+// input twice unless the input stays in cache between the passes.
+//
+// Plain OpenMP loops, built with -O3 -march=native: the compiler's best
+// vector code for this CPU, with ordinary (cached) stores as the kernels use.
+#include <omp.h>
+
+#include "bench.hpp"
+
+namespace normgen::bench {
+namespace {
+
+void scale(const float *x, float *y, int64_t count, float a) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < count; ++i) {
+        y[i] = a * x[i];
+    }
+}
+
+float sum(const float *x, int64_t count) {
+    float total = 0.0f;
+#pragma omp parallel for simd schedule(static) reduction(+ : total)
+    for (int64_t i = 0; i < count; ++i) {
+        total += x[i];
+    }
+    return total;
+}
+
+}  // namespace
+
+void add_limits(const Workload &workload, const WorkloadData &data, Implementations &out) {
+    const float *x = data.input.data();
+    const int64_t count = workload.numel();
+    auto y = std::make_shared<std::vector<float>>(data.input.size());
+    out.push_back(std::make_unique<LocalImplementation>(
+        "limit", [=] { scale(x, y->data(), count, 1.5f); }, nullptr, &data));
+    if (workload.mode == "training") {
+        out.push_back(std::make_unique<LocalImplementation>(
+            "limit:read_twice",
+            [=] { scale(x, y->data(), count, 1.0f + 1e-30f * sum(x, count)); }, nullptr, &data));
+    }
+}
+
+}  // namespace normgen::bench
