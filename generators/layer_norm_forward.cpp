@@ -73,6 +73,7 @@ public:
         f.output = output;
         f.mean = mean;
         f.rstd = rstd;
+        f.input = input;
 
         constrain_bounds();
         set_estimates();

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -531,6 +533,27 @@ TEST_CASE("dtype and device names are the ones the messages use") {
     CHECK(std::string(normgen::to_string(DType::bfloat16)) == "bfloat16");
     CHECK(std::string(normgen::to_string(Device::cpu)) == "cpu");
     CHECK(std::string(normgen::to_string(Device::cuda)) == "cuda");
+}
+
+TEST_CASE("set_num_threads(1) leaves the kernels on the calling thread, after 2 threads too") {
+    // This program starts no threads of its own: every thread beyond the
+    // first is the kernels' pool.
+    auto threads_in_process = [] {
+        return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                             std::filesystem::directory_iterator{});
+    };
+    const std::vector<float> input = ref::random_normal(256 * 1024, 4);
+    std::vector<float> output(input.size());
+    auto run_layer_norm = [&] {
+        normgen::layer_norm(TensorView::of(input.data(), {256, 1024}), {1024}, nullptr, nullptr,
+                            1e-5, TensorView::of(output.data(), {256, 1024}));
+    };
+    normgen::set_num_threads(2);
+    run_layer_norm();
+    normgen::set_num_threads(1);
+    run_layer_norm();
+    CHECK(threads_in_process() == 1);
+    normgen::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 TEST_CASE("set_num_threads rejects fewer than one thread") {

@@ -39,6 +39,10 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
 
     if (knobs.row_class == RowClass::long_rows) {
         output.vectorize(e, step, TailStrategy::GuardWithIf);
+        if (knobs.prefetch_rows_ahead > 0) {
+            output.prefetch(f.input, row_in_block, row_in_block, knobs.prefetch_rows_ahead,
+                            PrefetchBoundStrategy::NonFaulting);
+        }
         LoopLevel per_row(output, row_in_block);
         GroupStatistics &stats = f.row_statistics;
         for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {

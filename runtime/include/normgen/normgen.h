@@ -69,7 +69,8 @@ const char *normgen_cpu_variant(void);
  * "sse41"), which this CPU must support; "" returns to the best one. */
 normgen_status normgen_set_cpu_variant(const char *variant);
 
-/* Threads of the CPU kernels' pool; n >= 1. */
+/* Threads of the CPU kernels' pool; n >= 1. Call it between kernel calls,
+ * not while another thread runs one: a new count restarts the pool. */
 normgen_status normgen_set_num_threads(int n);
 
 #ifdef __cplusplus

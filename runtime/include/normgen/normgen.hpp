@@ -196,7 +196,9 @@ public:
 
 // ---- Execution ---------------------------------------------------------------
 
-// Threads of the CPU kernels' pool (default: one per core). n >= 1.
+// Threads of the CPU kernels' pool (default: one per core). n >= 1. Call it
+// between kernel calls, not while another thread runs one: a new count
+// restarts the pool.
 void set_num_threads(int n);
 
 // The CPU variant every kernel runs now: "avx512", "avx2" or "sse41". By
