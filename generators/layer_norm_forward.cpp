@@ -73,7 +73,6 @@ public:
         f.output = output;
         f.mean = mean;
         f.rstd = rstd;
-        f.input = input;
 
         constrain_bounds();
         set_estimates();

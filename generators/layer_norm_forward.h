@@ -13,7 +13,6 @@ struct LayerNormForwardFuncs {
     GroupStatistics row_statistics;
     Halide::Func row_mean, row_rstd;
     Halide::Func output, mean, rstd;  // the pipeline's outputs
-    Halide::ImageParam input;         // the input buffer, for prefetching
 };
 
 }  // namespace normgen

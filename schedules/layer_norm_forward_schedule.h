@@ -22,9 +22,6 @@ struct LayerNormForwardKnobs {
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // Rows handed to one thread-pool task.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 4, 1, 1024};
-    // long_rows: how many rows ahead each row prefetches (0: none), so that
-    // the next row's reads overlap this row's output writes.
-    Halide::GeneratorParam<int> prefetch_rows_ahead{"prefetch_rows_ahead", 1, 0, 16};
 };
 
 void schedule_layer_norm_forward(LayerNormForwardFuncs funcs,

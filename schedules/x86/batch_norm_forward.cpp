@@ -15,6 +15,7 @@
 //   of positions, vectorized across channels.
 #include "schedules/x86/batch_norm_forward.h"
 
+#include "schedules/x86/elementwise.h"
 #include "schedules/x86/reductions.h"
 
 namespace normgen::x86 {
@@ -32,13 +33,21 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     f.shift.compute_root();
 
     if (f.layout == BatchNormLayout::channels_first) {
-        Var plane("plane");
-        output.fuse(c, n, plane).parallel(plane).vectorize(s, step, TailStrategy::GuardWithIf);
+        // Planes can be as small as 8x8: a task takes as many whole planes
+        // as make elements_per_task, so that small planes do not drown in
+        // task overhead.
+        Var plane("plane"), plane_block("plane_block"), plane_in_block("plane_in_block");
+        Expr plane_size = f.output.output_buffer().dim(0).extent();
+        Expr planes_per_task = max(1, knobs.elements_per_task / plane_size);
+        output.fuse(c, n, plane)
+            .split(plane, plane_block, plane_in_block, planes_per_task, TailStrategy::GuardWithIf)
+            .parallel(plane_block);
+        vectorize_elementwise(output, s, plane_size, step);
     } else {
         Var block("block"), in_block("in_block");
         output.split(p, block, in_block, knobs.positions_per_task, TailStrategy::GuardWithIf)
-            .parallel(block)
-            .vectorize(c, step, TailStrategy::GuardWithIf);
+            .parallel(block);
+        vectorize_elementwise(output, c, f.output.output_buffer().dim(0).extent(), step);
     }
 
     if (f.mode != BatchNormMode::training) {

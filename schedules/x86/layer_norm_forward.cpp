@@ -14,6 +14,7 @@
 //   the sums run over `lanes` rows at once, one row per lane.
 #include "schedules/x86/layer_norm_forward.h"
 
+#include "schedules/x86/elementwise.h"
 #include "schedules/x86/reductions.h"
 
 namespace normgen::x86 {
@@ -38,11 +39,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     rstd.compute_with(output, row_in_block);
 
     if (knobs.row_class == RowClass::long_rows) {
-        output.vectorize(e, step, TailStrategy::GuardWithIf);
-        if (knobs.prefetch_rows_ahead > 0) {
-            output.prefetch(f.input, row_in_block, row_in_block, knobs.prefetch_rows_ahead,
-                            PrefetchBoundStrategy::NonFaulting);
-        }
+        vectorize_elementwise(output, e, f.output.output_buffer().dim(0).extent(), step);
         LoopLevel per_row(output, row_in_block);
         GroupStatistics &stats = f.row_statistics;
         for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
@@ -75,7 +72,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
             partial.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
             sum.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
-        output.vectorize(e, lanes, TailStrategy::GuardWithIf);
+        vectorize_elementwise(output, e, f.output.output_buffer().dim(0).extent(), lanes);
     }
 }
 
