@@ -9,7 +9,7 @@
 // inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
 //
 // The batch statistics read the input once from memory yet do not cancel:
-// each channel is cut into chunks small enough to stay in cache, each chunk
+// each channel is cut into chunks small enough to stay in L1, each chunk
 // gets its mean and M2 (the sum of squared deviations) by the corrected
 // two-pass algorithm of statistics.h, and the chunks combine as
 //   mean = m0 + sum_k n_k (mean_k - m0) / n          (m0: the first chunk's mean)
@@ -43,9 +43,14 @@ public:
     GeneratorParam<BatchNormMode> mode{"mode", BatchNormMode::training,
                                        {{"training", BatchNormMode::training},
                                         {"inference", BatchNormMode::inference}}};
-    // channels_last: positions per chunk of the statistics (channels_first
-    // chunks are the planes of one sample).
-    GeneratorParam<int> positions_per_chunk{"positions_per_chunk", 64, 1, 1 << 20};
+    // About how many elements of a channel one chunk of the statistics
+    // holds: whole planes of consecutive samples (channels_first) or whole
+    // positions (channels_last), at least one. A chunk's two passes run
+    // while it is in L1.
+    GeneratorParam<int> elements_per_chunk{"elements_per_chunk", 4096, 1, 1 << 24};
+    // channels_last: the fewest positions a chunk holds however many the
+    // channels, so that wide rows still give each chunk a run of positions.
+    GeneratorParam<int> min_positions_per_chunk{"min_positions_per_chunk", 64, 1, 1 << 20};
     BatchNormForwardKnobs knobs;
 
     Input<Buffer<>> input{"input"};
@@ -147,21 +152,27 @@ private:
         Expr chunk_count, value;
         std::function<Expr(Expr)> chunk_length;
         if (layout == BatchNormLayout::channels_first) {
-            Expr plane = input.dim(0).extent();
-            f.within_chunk = RDom(0, plane, "within_chunk");
-            value = x(c, f.within_chunk, k);
-            chunk_length = [plane](const Expr &) { return plane; };
-            chunk_count = input.dim(2).extent();
+            // A chunk: the planes of `group` consecutive samples.
+            Expr plane = input.dim(0).extent(), samples = input.dim(2).extent();
+            Expr group = max(1, elements_per_chunk / plane);
+            chunk_length = [plane, samples, group](const Expr &index) {
+                return plane * min(group, samples - index * group);
+            };
+            f.within_chunk = RDom(0, plane, 0, group, "within_chunk");
+            f.within_chunk.where(k * group + f.within_chunk.y < samples);
+            // The predicate skips the last chunk's missing samples; the
+            // clamp tells bounds inference that no access goes past the end.
+            value = x(c, f.within_chunk.x, min(k * group + f.within_chunk.y, samples - 1));
+            chunk_count = (samples + group - 1) / group;
         } else {
+            // A chunk: `chunk` consecutive positions.
             Expr positions = input.dim(1).extent();
-            const int chunk = positions_per_chunk;
+            Expr chunk = max(min_positions_per_chunk, elements_per_chunk / input.dim(0).extent());
             chunk_length = [positions, chunk](const Expr &index) {
                 return min(chunk, positions - index * chunk);
             };
             f.within_chunk = RDom(0, chunk, "within_chunk");
-            f.within_chunk.where(f.within_chunk < chunk_length(k));
-            // The predicate skips the last chunk's missing positions; the
-            // clamp tells bounds inference that no access goes past the end.
+            f.within_chunk.where(k * chunk + f.within_chunk < positions);
             value = x(c, min(k * chunk + f.within_chunk, positions - 1), 0);
             chunk_count = (positions + chunk - 1) / chunk;
         }

@@ -24,9 +24,10 @@ struct BatchNormForwardFuncs {
     Halide::Var spatial, channel, sample, position;
     Halide::Func scale, shift;  // output = input * scale + shift, per channel
     Halide::Func output;
-    // training only: each channel's elements come in chunks (channels_first:
-    // the plane of one sample; channels_last: positions_per_chunk positions),
-    // summarized by (channel, chunk) and then combined per channel.
+    // training only: each channel's elements come in chunks of about
+    // elements_per_chunk (channels_first: the planes of consecutive samples,
+    // within_chunk = (spatial, sample in chunk); channels_last: consecutive
+    // positions), summarized by (channel, chunk), then combined per channel.
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
     GroupStatistics chunk_statistics;

@@ -15,6 +15,9 @@ struct BatchNormForwardKnobs {
     // channels_last: positions (rows of C channels) per thread-pool task of
     // the output. (The statistics' tasks are the generator's chunks.)
     Halide::GeneratorParam<int> positions_per_task{"positions_per_task", 256, 1, 1 << 20};
+    // channels_last: vectors of channels whose sums stay in registers while
+    // a chunk's positions stream by.
+    Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 4, 1, 16};
     // channels_first: elements per thread-pool task of the output, in whole
     // (channel, sample) planes; a task takes at least one plane.
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};

@@ -6,10 +6,10 @@
 // statistics over the whole batch are known. Both passes stream through
 // memory in storage order with full vectors:
 //
-// channels_first (spatial, channel, sample): threads take samples; each
-//   (channel, sample) plane is a chunk of the statistics, summed along its
-//   contiguous run in independent vector accumulators. The output is
-//   parallel over planes, vectorized along the spatial run.
+// channels_first (spatial, channel, sample): threads take chunks (the planes
+//   of a few samples of one channel), summed along each plane's contiguous
+//   run in independent vector accumulators. The output is parallel over
+//   blocks of planes, vectorized along the spatial run.
 // channels_last (channel, position): threads take chunks of positions,
 //   summed in vectors across channels. The output is parallel over blocks
 //   of positions, vectorized across channels.
@@ -53,26 +53,38 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     if (f.mode != BatchNormMode::training) {
         return;
     }
-    // Threads take chunks; each chunk's two passes run while it is in cache.
+    // Threads take chunks; each chunk's two passes run while it is in L1.
     const Var &k = f.chunk;
     GroupStatistics &stats = f.chunk_statistics;
-    f.chunk_summary.compute_root().parallel(k);
     if (f.layout == BatchNormLayout::channels_first) {
-        // A chunk is one contiguous plane: vectors along it.
-        LoopLevel per_plane(f.chunk_summary, c);
-        stats.rough_mean.compute_at(per_plane);
+        // A chunk is a run of contiguous planes: vectors along each plane.
+        Var chunk_of_channel("chunk_of_channel");
+        f.chunk_summary.compute_root().fuse(c, k, chunk_of_channel).parallel(chunk_of_channel);
+        LoopLevel per_chunk(f.chunk_summary, chunk_of_channel);
+        stats.rough_mean.compute_at(per_chunk);
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            vectorize_reduction(sum, f.within_chunk.x, per_plane, lanes, knobs.vectors_per_step);
+            vectorize_reduction(sum, f.within_chunk.x, per_chunk, lanes, knobs.vectors_per_step);
         }
     } else {
         // A chunk is a block of rows of C channels: vectors across channels.
+        f.chunk_summary.compute_root().parallel(k);
         LoopLevel per_block(f.chunk_summary, k);
         f.chunk_summary.vectorize(c, lanes, TailStrategy::GuardWithIf);
         for (Func stat : {stats.sum_of_values, stats.rough_mean, stats.deviation_sums}) {
             stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
         }
+        // Channels in blocks of channel_vectors vectors, each block summed
+        // over the chunk's positions before the next: its accumulators stay
+        // in registers instead of making a round trip through memory per
+        // position.
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            sum.update().vectorize(c, lanes, TailStrategy::GuardWithIf).reorder(c, f.within_chunk.x);
+            Var block("channel_block"), in_block("channel_in_block"), vector("channel_vector");
+            sum.update()
+                .split(c, block, in_block, lanes * knobs.channel_vectors, TailStrategy::GuardWithIf)
+                .split(in_block, vector, c, lanes, TailStrategy::GuardWithIf)
+                .reorder(c, vector, f.within_chunk.x, block)
+                .vectorize(c)
+                .unroll(vector);
         }
     }
     for (Func combined : {f.chunk_offset_sum, f.channel_spread}) {
