@@ -11,12 +11,9 @@
 // The batch statistics read the input once from memory yet do not cancel:
 // each channel is cut into chunks small enough to stay in L1, each chunk
 // gets its mean and M2 (the sum of squared deviations) by the corrected
-// two-pass algorithm of statistics.h, and the chunks combine as
-//   mean = m0 + sum_k n_k (mean_k - m0) / n          (m0: the first chunk's mean)
-//   M2   = sum_k M2_k + sum_k n_k (mean_k - mean)^2
-// (Chan, Golub and LeVeque's pairwise update), sums of small or positive
-// terms only. Every sum is associative, so schedules may split them across
-// threads and vector lanes.
+// two-pass algorithm of statistics.h, and the chunks combine by Chan's
+// pairwise update (combine_chunks, statistics.h). Every sum is associative,
+// so schedules may split them across threads and vector lanes.
 //
 // Either mode folds the statistics and the affine parameters into one scale
 // and one shift per channel, so each element costs one multiply-add. That is
@@ -183,18 +180,10 @@ private:
 
         const RDom &rk = f.over_chunks = RDom(0, chunk_count, "over_chunks");
         Expr count = cast<float>(elements_per_channel());
-        Expr rk_length = cast<float>(chunk_length(rk));
-        Expr first_chunk_mean = f.chunk_summary(c, 0)[0];
-        f.chunk_offset_sum = Func("chunk_offset_sum");
-        f.chunk_offset_sum(c) = 0.0f;
-        f.chunk_offset_sum(c) += rk_length * strict_float(f.chunk_summary(c, rk)[0] - first_chunk_mean);
-        mean(c) = first_chunk_mean + f.chunk_offset_sum(c) / count;
-
-        f.channel_spread = Func("channel_spread");
-        f.channel_spread(c) = 0.0f;
-        Expr chunk_offset = f.chunk_summary(c, rk)[0] - mean(c);
-        f.channel_spread(c) += f.chunk_summary(c, rk)[1] + rk_length * chunk_offset * chunk_offset;
-        var(c) = f.channel_spread(c) / count;
+        f.channel_combination = combine_chunks("channel", {c}, f.chunk_summary, rk,
+                                               cast<float>(chunk_length(rk)), count);
+        mean(c) = f.channel_combination.mean;
+        var(c) = f.channel_combination.m2 / count;
     }
 
     // The runtime's contract: every buffer starts at 0, the output has the

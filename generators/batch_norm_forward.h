@@ -32,7 +32,7 @@ struct BatchNormForwardFuncs {
     Halide::RDom within_chunk, over_chunks;
     GroupStatistics chunk_statistics;
     Halide::Func chunk_summary;  // Tuple(mean, M2) per (channel, chunk)
-    Halide::Func chunk_offset_sum, channel_spread;  // combined over chunks
+    ChunkCombination channel_combination;
     Halide::Func saved_mean, saved_invstd, running_mean_out, running_var_out;
 };
 

@@ -30,16 +30,20 @@ struct GroupStatistics {
 
 // `value` is the group's element at `over_group` (an RDom whose points are
 // the group's elements), `group` the pure variables that name a group,
-// `count` the number of elements in it.
+// `count` the number of elements in it. Where the RDom runs past the group
+// (a short last chunk), `valid` says which points count: they add zero,
+// through a select that vectorizes, where an RDom::where predicate on a
+// vectorized dimension would not.
 inline GroupStatistics group_statistics(const std::string &name,
                                         const std::vector<Halide::Var> &group,
-                                        const Halide::Expr &value, const Halide::Expr &count) {
+                                        const Halide::Expr &value, const Halide::Expr &count,
+                                        const Halide::Expr &valid = Halide::Expr()) {
     using namespace Halide;
     std::vector<Expr> at(group.begin(), group.end());
     GroupStatistics s;
     s.sum_of_values = Func(name + "_sum_of_values");
     s.sum_of_values(at) = 0.0f;
-    s.sum_of_values(at) += value;
+    s.sum_of_values(at) += valid.defined() ? select(valid, value, 0.0f) : value;
 
     s.rough_mean = Func(name + "_rough_mean");
     s.rough_mean(at) = s.sum_of_values(at) / count;
@@ -47,6 +51,7 @@ inline GroupStatistics group_statistics(const std::string &name,
     s.deviation_sums = Func(name + "_deviation_sums");
     s.deviation_sums(at) = Tuple(0.0f, 0.0f);
     Expr deviation = strict_float(value - s.rough_mean(at));
+    if (valid.defined()) deviation = select(valid, deviation, 0.0f);
     s.deviation_sums(at) = Tuple(s.deviation_sums(at)[0] + deviation,
                                  s.deviation_sums(at)[1] + deviation * deviation);
 
@@ -54,6 +59,51 @@ inline GroupStatistics group_statistics(const std::string &name,
     s.mean = s.rough_mean(at) + sum_of_deviations / count;
     s.m2 = max(s.deviation_sums(at)[1] - sum_of_deviations * sum_of_deviations / count, 0.0f);
     return s;
+}
+
+// Mean and M2 of a group made of chunks, from each chunk's (mean, M2) by
+// Chan, Golub and LeVeque's pairwise update:
+//
+//   mean = m0 + sum_k n_k (mean_k - m0) / n          (m0: the first chunk's mean)
+//   M2   = sum_k M2_k + sum_k n_k (mean_k - mean)^2
+//
+// sums of small or positive terms only, so that chunks may be summarized in
+// any order (by different threads) and combined without cancellation.
+struct ChunkCombination {
+    Halide::Func offset_sum;  // sum_k n_k (mean_k - m0)
+    Halide::Func spread;      // M2
+    Halide::Expr mean, m2;    // of the group
+};
+
+// `summary(group..., chunk)` is Tuple(mean, M2) of a chunk; `over_chunks`
+// runs over the chunks, `chunk_length` is the length of chunk over_chunks,
+// `count` the group's length.
+inline ChunkCombination combine_chunks(const std::string &name,
+                                       const std::vector<Halide::Var> &group,
+                                       const Halide::Func &summary,
+                                       const Halide::RDom &over_chunks,
+                                       const Halide::Expr &chunk_length,
+                                       const Halide::Expr &count) {
+    using namespace Halide;
+    std::vector<Expr> at(group.begin(), group.end());
+    auto chunk = [&](const Expr &k) {
+        std::vector<Expr> args = at;
+        args.push_back(k);
+        return summary(args);
+    };
+    ChunkCombination c;
+    Expr first_chunk_mean = chunk(0)[0];
+    c.offset_sum = Func(name + "_offset_sum");
+    c.offset_sum(at) = 0.0f;
+    c.offset_sum(at) += chunk_length * strict_float(chunk(over_chunks)[0] - first_chunk_mean);
+    c.mean = first_chunk_mean + c.offset_sum(at) / count;
+
+    c.spread = Func(name + "_spread");
+    c.spread(at) = 0.0f;
+    Expr chunk_offset = chunk(over_chunks)[0] - c.mean;
+    c.spread(at) += chunk(over_chunks)[1] + chunk_length * chunk_offset * chunk_offset;
+    c.m2 = c.spread(at);
+    return c;
 }
 
 }  // namespace normgen

@@ -596,9 +596,13 @@ TEST_CASE("set_cpu_variant moves later calls to a supported variant and refuses 
 TEST_CASE("LayerNorm row class follows the row length unless forced") {
     using normgen::LayerNormRowClass;
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
-    CHECK(normgen::layer_norm_row_class(65537) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(64) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(65535) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(65536) == LayerNormRowClass::split_rows);
     normgen::testing::force_layer_norm_row_class(LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::long_rows);
+    normgen::testing::force_layer_norm_row_class(LayerNormRowClass::split_rows);
+    CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::split_rows);
     normgen::testing::force_layer_norm_row_class(LayerNormRowClass::short_rows);
     CHECK(normgen::layer_norm_row_class(65537) == LayerNormRowClass::short_rows);
     normgen::testing::force_layer_norm_row_class(std::nullopt);

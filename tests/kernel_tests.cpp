@@ -71,7 +71,12 @@ struct Affine {
 };
 
 const char *name_of(LayerNormRowClass row_class) {
-    return row_class == LayerNormRowClass::long_rows ? "long_rows" : "short_rows";
+    switch (row_class) {
+        case LayerNormRowClass::long_rows: return "long_rows";
+        case LayerNormRowClass::short_rows: return "short_rows";
+        case LayerNormRowClass::split_rows: return "split_rows";
+    }
+    return "?";
 }
 
 const char *name_of(MemoryFormat format) {
@@ -237,11 +242,16 @@ TEST_CASE("LayerNorm short_rows kernels match the reference for every row length
     check_every_row_length(LayerNormRowClass::short_rows);
 }
 
+TEST_CASE("LayerNorm split_rows kernels match the reference for every row length") {
+    check_every_row_length(LayerNormRowClass::split_rows);
+}
+
 TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd row counts") {
     // Every vector-tail and task-tail combination of both row classes: row
     // lengths across several vector widths, row counts around the tasks.
     const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
+                 LayerNormRowClass::split_rows);
     const ForcedRowClass forced(row_class);
     INFO(name_of(row_class));
     for (int64_t row_length = 1; row_length <= 160; ++row_length) {
@@ -255,7 +265,8 @@ TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd
 
 TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
     const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
+                 LayerNormRowClass::split_rows);
     const ForcedRowClass forced(row_class);
     const int64_t row_length = GENERATE(3, 31, 1023, 4097, 65537);
     INFO(name_of(row_class) << ", rows of " << row_length << " values 1e4 + N(0, 1)");
@@ -293,7 +304,8 @@ constexpr float kOutlier = 300.0f;
 
 TEST_CASE("LayerNorm statistics do not depend on the first element being typical") {
     const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
+                 LayerNormRowClass::split_rows);
     const ForcedRowClass forced(row_class);
     const int64_t row_length = GENERATE(17, 4097);
     INFO(name_of(row_class) << ", rows of " << row_length << " N(0, 1) values led by "
@@ -314,7 +326,8 @@ TEST_CASE("LayerNorm statistics do not depend on the first element being typical
 
 TEST_CASE("LayerNorm of zero rows succeeds and writes nothing") {
     const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows);
+        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
+                 LayerNormRowClass::split_rows);
     INFO(name_of(row_class));
     const ForcedRowClass forced(row_class);
     const int64_t row_length = 17;

@@ -14,17 +14,24 @@ using LayerNormKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
                                 halide_buffer_t *mean, halide_buffer_t *rstd);
 
 // [row class][affine: none, weight, weight and bias][CPU variant]
-constexpr LayerNormKernel layer_norm_kernels[2][3][NORMGEN_CPU_VARIANT_COUNT] = {
+constexpr LayerNormKernel layer_norm_kernels[3][3][NORMGEN_CPU_VARIANT_COUNT] = {
     {NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_none),
      NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_weight),
      NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_weight_and_bias)},
     {NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_none),
      NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_weight),
      NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_weight_and_bias)},
+    {NORMGEN_CPU_VARIANTS(layer_norm_forward_split_rows_none),
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_split_rows_weight),
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_split_rows_weight_and_bias)},
 };
 
 // Below this many elements a row fills too few vector lanes on its own.
 constexpr int64_t short_row_limit = 64;
+// From this many elements (256 KiB) a row outgrows half a core's L2: read
+// three times by the whole-row kernel, twice by the chunked one, which also
+// lets threads share it.
+constexpr int64_t split_row_limit = 65536;
 
 std::optional<LayerNormRowClass> forced_row_class;
 
@@ -55,8 +62,9 @@ LayerNormRowClass layer_norm_row_class(int64_t row_length) {
     if (forced_row_class) {
         return *forced_row_class;
     }
-    return row_length < short_row_limit ? LayerNormRowClass::short_rows
-                                        : LayerNormRowClass::long_rows;
+    if (row_length < short_row_limit) return LayerNormRowClass::short_rows;
+    if (row_length >= split_row_limit) return LayerNormRowClass::split_rows;
+    return LayerNormRowClass::long_rows;
 }
 
 namespace testing {
@@ -155,7 +163,7 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     detail::KernelBuffer mean_buffer(row_output(mean, mean_scratch), {{rows, 1}});
     detail::KernelBuffer rstd_buffer(row_output(rstd, rstd_scratch), {{rows, 1}});
 
-    const int row_class = layer_norm_row_class(row_length) == LayerNormRowClass::long_rows ? 0 : 1;
+    const auto row_class = static_cast<size_t>(layer_norm_row_class(row_length));
     int status = layer_norm_kernels[row_class][affine][variant](
         input_buffer.get(), weight_buffer.get(), bias_buffer.get(), static_cast<float>(eps),
         output_buffer.get(), mean_buffer.get(), rstd_buffer.get());

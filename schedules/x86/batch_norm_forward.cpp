@@ -87,7 +87,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
                 .unroll(vector);
         }
     }
-    for (Func combined : {f.chunk_offset_sum, f.channel_spread}) {
+    for (Func combined : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
         combined.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);
         combined.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
     }

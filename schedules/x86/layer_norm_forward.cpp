@@ -12,6 +12,7 @@
 //   at the end.
 // short_rows: rows shorter than a few vectors waste most lanes that way, so
 //   the sums run over `lanes` rows at once, one row per lane.
+// split_rows: see schedule_split_rows.
 #include "schedules/x86/layer_norm_forward.h"
 
 #include "schedules/x86/elementwise.h"
@@ -21,8 +22,57 @@ namespace normgen::x86 {
 
 using namespace Halide;
 
+namespace {
+
+// split_rows: threads summarize the chunks of each row, the chunks combine
+// per row, then threads write the output in blocks of elements_per_task. The
+// input is read twice (statistics, output): a row this long outgrows the
+// caches, and no element can be written before its row's statistics exist.
+void schedule_split_rows(LayerNormForwardFuncs &f, const Target &target,
+                         const LayerNormForwardKnobs &knobs) {
+    if (!f.chunked) {
+        throw CompileError("row_class=split_rows needs elements_per_chunk > 0");
+    }
+    const int lanes = target.natural_vector_size<float>();
+    const Var &e = f.element, &r = f.row, &k = f.chunk;
+    Var row_chunk("row_chunk");
+    f.chunk_summary.compute_root().fuse(r, k, row_chunk).parallel(row_chunk);
+    LoopLevel per_chunk(f.chunk_summary, row_chunk);
+    f.chunk_statistics.rough_mean.compute_at(per_chunk);
+    for (Func sum : {f.chunk_statistics.sum_of_values, f.chunk_statistics.deviation_sums}) {
+        vectorize_reduction(sum, f.within_chunk.x, per_chunk, lanes, knobs.vectors_per_step);
+    }
+    for (Func stat : {f.row_combination.offset_sum, f.row_combination.spread, f.row_mean, f.row_rstd}) {
+        stat.compute_root();
+    }
+
+    Var block("block"), in_block("in_block"), row_block("row_block");
+    Expr row_length = f.output.output_buffer().dim(0).extent();
+    const int step = lanes * knobs.vectors_per_step;
+    const int task = (knobs.elements_per_task + step - 1) / step * step;
+    Func output = f.output;
+    output.specialize(row_length >= task)
+        .split(e, block, in_block, task, TailStrategy::ShiftInwards)
+        .fuse(block, r, row_block)
+        .parallel(row_block)
+        .vectorize(in_block, step);
+    output.split(e, block, in_block, task, TailStrategy::GuardWithIf)
+        .fuse(block, r, row_block)
+        .parallel(row_block)
+        .vectorize(in_block, step, TailStrategy::GuardWithIf);
+}
+
+}  // namespace
+
 void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
                                  const LayerNormForwardKnobs &knobs) {
+    if (knobs.row_class == RowClass::split_rows) {
+        schedule_split_rows(f, target, knobs);
+        return;
+    }
+    if (f.chunked) {
+        throw CompileError("elements_per_chunk > 0 needs row_class=split_rows");
+    }
     const int lanes = target.natural_vector_size<float>();
     const int step = lanes * knobs.vectors_per_step;
     const Var &e = f.element, &r = f.row;

@@ -213,7 +213,7 @@ void set_cpu_variant(const std::string &variant);
 std::vector<std::string> supported_cpu_variants();
 
 // The shape classes of the LayerNorm kernels, chosen by row length.
-enum class LayerNormRowClass { long_rows, short_rows };
+enum class LayerNormRowClass { long_rows, short_rows, split_rows };
 LayerNormRowClass layer_norm_row_class(int64_t row_length);
 
 namespace testing {
