@@ -174,6 +174,8 @@ std::vector<double> time_in_rounds(Implementations &implementations, const Optio
 }
 
 int run(const Options &options) {
+    // Before any implementation forces a variant.
+    const std::string default_variant = cpu_variant();
     std::unique_ptr<PythonAnchors> anchors;
     std::set<std::string> notes_seen;
     nlohmann::json notes = nlohmann::json::array();
@@ -248,7 +250,7 @@ int run(const Options &options) {
         {"machine",
          {{"cpu", cpu_model()},
           {"cores", std::thread::hardware_concurrency()},
-          {"normgen_default_variant", cpu_variant()}}},
+          {"normgen_default_variant", default_variant}}},
         {"threads", options.threads},
         {"notes", notes},
         {"records", records},
