@@ -77,14 +77,28 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // over the chunk's positions before the next: its accumulators stay
         // in registers instead of making a round trip through memory per
         // position.
-        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+        // The last block overlaps the one before it (ShiftInwardsAndBlend:
+        // full vectors, the overlap's old sums blended back in) rather than
+        // being masked: a masked accumulator is a masked store then a masked
+        // load every position, which AMD CPUs cannot forward (10x slower
+        // with 20 channels). Fewer channels than a block take one vector at
+        // a time; fewer than a vector, masks.
+        Expr channels = f.output.output_buffer().dim(0).extent();
+        auto sum_blocks = [&](Stage sum, int vectors, TailStrategy tail) {
             Var block("channel_block"), in_block("channel_in_block"), vector("channel_vector");
-            sum.update()
-                .split(c, block, in_block, lanes * knobs.channel_vectors, TailStrategy::GuardWithIf)
-                .split(in_block, vector, c, lanes, TailStrategy::GuardWithIf)
+            sum.split(c, block, in_block, lanes * vectors, tail)
+                .split(in_block, vector, c, lanes, tail)
                 .reorder(c, vector, f.within_chunk.x, block)
                 .vectorize(c)
                 .unroll(vector);
+        };
+        const int vectors = knobs.channel_vectors;
+        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+            sum_blocks(sum.update().specialize(channels >= lanes * vectors), vectors,
+                       TailStrategy::ShiftInwardsAndBlend);
+            sum_blocks(sum.update().specialize(channels >= lanes), 1,
+                       TailStrategy::ShiftInwardsAndBlend);
+            sum_blocks(sum.update(), vectors, TailStrategy::GuardWithIf);
         }
     }
     for (Func combined : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
