@@ -122,6 +122,15 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
                                       TailStrategy::GuardWithIf)
                                .rfactor(chunk, chunk_var);
             partial.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
+            // Rows of a common short length are summed fully unrolled: the
+            // loads of a row's elements across `lanes` rows then become
+            // dense loads and shuffles instead of one gather per element.
+            for (int length : {8, 16, 32}) {
+                partial.update()
+                    .specialize(f.output.output_buffer().dim(0).extent() == length)
+                    .vectorize(r, lanes, TailStrategy::GuardWithIf)
+                    .unroll(in_chunk, length, TailStrategy::GuardWithIf);
+            }
             partial.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
             sum.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
