@@ -1,6 +1,6 @@
 # Knob values of the x86 schedules, per shape class (see each schedule's
 # header for what a knob means). Hand-picked; the autotuner rewrites this.
-set(NORMGEN_X86_LAYER_NORM_FORWARD_long_rows vectors_per_step=8 rows_per_task=16)
+set(NORMGEN_X86_LAYER_NORM_FORWARD_long_rows vectors_per_step=4 rows_per_task=16)
 # split_rows also sets the algorithm's chunk length (a chunk's two passes run in L1).
 set(NORMGEN_X86_LAYER_NORM_FORWARD_split_rows vectors_per_step=2 elements_per_task=16384 elements_per_chunk=4096)
 set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=1024)
