@@ -1,8 +1,8 @@
 // LayerNorm forward on x86 CPUs (AVX-512, AVX2, SSE4.1 from one schedule:
 // the vector width follows the target).
 //
-// Rows are independent, so threads take blocks of rows. Per block, both sums
-// and the output are computed while the rows are still in L1/L2: the input
+// Rows are independent, so threads take blocks of rows. Per row, both sums
+// and the output are computed while the row is still in L1/L2: the input
 // streams from memory once and the output is written once. The outputs mean
 // and rstd are fused into the same row loop (compute_with) rather than being
 // separate passes over the input.
@@ -90,16 +90,16 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
 
     if (knobs.row_class == RowClass::long_rows) {
         vectorize_elementwise(output, e, f.output.output_buffer().dim(0).extent(), step);
-        // The statistics of a task's rows first, then their output: long
-        // runs of reads, then of writes, rather than a switch every row,
-        // each switch stalling until memory catches up. The rows stay in L2.
-        LoopLevel per_block(output, row_block);
+        // Each row's statistics, then its output, while the row is in L1.
+        // (Computing a whole task's statistics first measured 5-8% slower
+        // on 4096x768 and 4096x1024, interleaved runs of both builds.)
+        LoopLevel per_row(output, row_in_block);
         GroupStatistics &stats = f.row_statistics;
         for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
-            stat.compute_at(per_block);
+            stat.compute_at(per_row);
         }
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            vectorize_reduction(sum, f.over_row.x, per_block, lanes, knobs.vectors_per_step);
+            vectorize_reduction(sum, f.over_row.x, per_row, lanes, knobs.vectors_per_step);
         }
     } else {
         // One row per lane: the statistics of a whole block of rows are
