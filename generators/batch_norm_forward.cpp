@@ -9,7 +9,7 @@
 // inference: y = (x - running_mean) / sqrt(running_var + eps) * weight + bias.
 //
 // The batch statistics read the input once from memory yet do not cancel:
-// each channel is cut into chunks small enough to stay in L1, each chunk
+// each channel is cut into chunks small enough to stay in cache, each chunk
 // gets its mean and M2 (the sum of squared deviations) by the corrected
 // two-pass algorithm of statistics.h, and the chunks combine by Chan's
 // pairwise update (combine_chunks, statistics.h). Every sum is associative,
@@ -42,8 +42,8 @@ public:
                                         {"inference", BatchNormMode::inference}}};
     // About how many elements of a channel one chunk of the statistics
     // holds: whole planes of consecutive samples (channels_first) or whole
-    // positions (channels_last), at least one. A chunk's two passes run
-    // while it is in L1.
+    // positions (channels_last), at least one. Sized so that a schedule can
+    // keep a chunk in cache between its two passes; the target's knobs set it.
     GeneratorParam<int> elements_per_chunk{"elements_per_chunk", 4096, 1, 1 << 24};
     // channels_last: the fewest positions a chunk holds however many the
     // channels, so that wide rows still give each chunk a run of positions.

@@ -109,8 +109,6 @@ CpuChoice choose_cpu_variant(const std::string &forced, const std::string &sourc
         // Halide's baseline for x86-64; every variant needs more than that.
         return {variant_count - 1, ""};
     }
-    std::vector<std::string> built;
-    for (const CpuVariant &variant : built_variants) built.push_back(variant.name);
     for (size_t i = 0; i < variant_count; ++i) {
         if (forced != built_variants[i].name) continue;
         if (!cpu_supports(built_variants[i])) {
@@ -119,6 +117,8 @@ CpuChoice choose_cpu_variant(const std::string &forced, const std::string &sourc
         }
         return {i, ""};
     }
+    std::vector<std::string> built;
+    for (const CpuVariant &variant : built_variants) built.push_back(variant.name);
     return {0, source + "=" + forced + " names no CPU variant; expected one of: " + list(built)};
 }
 

@@ -28,6 +28,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     const int step = lanes * knobs.vectors_per_step;
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
     Func output = f.output;
+    // The innermost dimension: a plane (channels_first) or the channels.
+    Expr inner_extent = f.output.output_buffer().dim(0).extent();
 
     f.scale.compute_root();
     f.shift.compute_root();
@@ -37,17 +39,16 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // as make elements_per_task, so that small planes do not drown in
         // task overhead.
         Var plane("plane"), plane_block("plane_block"), plane_in_block("plane_in_block");
-        Expr plane_size = f.output.output_buffer().dim(0).extent();
-        Expr planes_per_task = max(1, knobs.elements_per_task / plane_size);
+        Expr planes_per_task = max(1, knobs.elements_per_task / inner_extent);
         output.fuse(c, n, plane)
             .split(plane, plane_block, plane_in_block, planes_per_task, TailStrategy::GuardWithIf)
             .parallel(plane_block);
-        vectorize_elementwise(output, s, plane_size, step);
+        vectorize_elementwise(output, s, inner_extent, step);
     } else {
         Var block("block"), in_block("in_block");
         output.split(p, block, in_block, knobs.positions_per_task, TailStrategy::GuardWithIf)
             .parallel(block);
-        vectorize_elementwise(output, c, f.output.output_buffer().dim(0).extent(), step);
+        vectorize_elementwise(output, c, inner_extent, step);
     }
 
     if (f.mode != BatchNormMode::training) {
@@ -76,14 +77,13 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // Channels in blocks of channel_vectors vectors, each block summed
         // over the chunk's positions before the next: its accumulators stay
         // in registers instead of making a round trip through memory per
-        // position.
-        // The last block overlaps the one before it (ShiftInwardsAndBlend:
-        // full vectors, the overlap's old sums blended back in) rather than
-        // being masked: a masked accumulator is a masked store then a masked
-        // load every position, which AMD CPUs cannot forward (10x slower
-        // with 20 channels). Fewer channels than a block take one vector at
-        // a time; fewer than a vector, masks.
-        Expr channels = f.output.output_buffer().dim(0).extent();
+        // position. The last block overlaps the one before it
+        // (ShiftInwardsAndBlend: full vectors, the overlap's old sums blended
+        // back in) rather than being masked: a masked accumulator is a masked
+        // store then a masked load every position, which AMD CPUs cannot
+        // forward (10x slower with 20 channels). Fewer channels than a block
+        // take one vector at a time; fewer than a vector, masks.
+        const Expr &channels = inner_extent;
         auto sum_blocks = [&](Stage sum, int vectors, TailStrategy tail) {
             Var block("channel_block"), in_block("channel_in_block"), vector("channel_vector");
             sum.split(c, block, in_block, lanes * vectors, tail)

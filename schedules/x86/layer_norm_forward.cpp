@@ -78,18 +78,17 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     const Var &e = f.element, &r = f.row;
     Var row_block("row_block"), row_in_block("row_in_block");
     Func output = f.output, mean = f.mean, rstd = f.rstd;
+    Expr row_length = f.output.output_buffer().dim(0).extent();
 
-    output.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
-        .parallel(row_block);
-    for (Func stat : {mean, rstd}) {
-        stat.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
+    for (Func stage : {output, mean, rstd}) {
+        stage.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
             .parallel(row_block);
     }
     mean.compute_with(output, row_in_block);
     rstd.compute_with(output, row_in_block);
 
     if (knobs.row_class == RowClass::long_rows) {
-        vectorize_elementwise(output, e, f.output.output_buffer().dim(0).extent(), step);
+        vectorize_elementwise(output, e, row_length, step);
         // Each row's statistics, then its output, while the row is in L1.
         // (Computing a whole task's statistics first measured 5-8% slower
         // on 4096x768 and 4096x1024, interleaved runs of both builds.)
@@ -122,19 +121,20 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
                                       TailStrategy::GuardWithIf)
                                .rfactor(chunk, chunk_var);
             partial.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
-            // Rows of a common short length are summed fully unrolled: the
-            // loads of a row's elements across `lanes` rows then become
-            // dense loads and shuffles instead of one gather per element.
+            // Rows of a common short length are summed fully unrolled: a
+            // row's elements across `lanes` rows then load as scalars
+            // inserted into vectors instead of one gather per element
+            // (65536x16 on one thread: 1.33 -> 0.87 ms).
             for (int length : {8, 16, 32}) {
                 partial.update()
-                    .specialize(f.output.output_buffer().dim(0).extent() == length)
+                    .specialize(row_length == length)
                     .vectorize(r, lanes, TailStrategy::GuardWithIf)
                     .unroll(in_chunk, length, TailStrategy::GuardWithIf);
             }
             partial.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
             sum.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
-        vectorize_elementwise(output, e, f.output.output_buffer().dim(0).extent(), lanes);
+        vectorize_elementwise(output, e, row_length, lanes);
     }
 }
 
