@@ -22,6 +22,7 @@
 #include <functional>
 
 #include "Halide.h"
+#include "element_types.h"
 #include "batch_norm_forward.h"
 #include "schedules/batch_norm_forward_schedule.h"
 
@@ -69,11 +70,11 @@ public:
 
     void configure() {
         const int dims = layout == BatchNormLayout::channels_first ? 3 : 2;
-        input.set_type(element_type);
+        input.set_type(storage_type(element_type));
         input.set_dimensions(dims);
-        weight.set_type(element_type);
-        bias.set_type(element_type);
-        output.set_type(element_type);
+        weight.set_type(storage_type(element_type));
+        bias.set_type(storage_type(element_type));
+        output.set_type(storage_type(element_type));
         output.set_dimensions(dims);
         if (mode == BatchNormMode::training) {
             running_average_factor = add_input<float>("running_average_factor");
@@ -92,9 +93,9 @@ public:
 
         Func x("x");  // x(channel, position, sample), whatever the layout
         if (layout == BatchNormLayout::channels_first) {
-            x(c, s, n) = cast<float>(input(s, c, n));
+            x(c, s, n) = decode(input(s, c, n), element_type);
         } else {
-            x(c, p, n) = cast<float>(input(c, p));
+            x(c, p, n) = decode(input(c, p), element_type);
         }
 
         Func mean("mean"), var("var"), invstd("invstd");
@@ -107,14 +108,14 @@ public:
         }
 
         f.scale = Func("scale");
-        f.scale(c) = invstd(c) * cast<float>(weight(c));
+        f.scale(c) = invstd(c) * decode(weight(c), element_type);
         f.shift = Func("shift");
-        f.shift(c) = cast<float>(bias(c)) - mean(c) * f.scale(c);
+        f.shift(c) = decode(bias(c), element_type) - mean(c) * f.scale(c);
 
         if (layout == BatchNormLayout::channels_first) {
-            output(s, c, n) = cast(element_type, x(c, s, n) * f.scale(c) + f.shift(c));
+            output(s, c, n) = encode(x(c, s, n) * f.scale(c) + f.shift(c), element_type);
         } else {
-            output(c, p) = cast(element_type, x(c, p, 0) * f.scale(c) + f.shift(c));
+            output(c, p) = encode(x(c, p, 0) * f.scale(c) + f.shift(c), element_type);
         }
         f.output = output;
 
@@ -146,7 +147,7 @@ private:
 
     void define_batch_statistics(BatchNormForwardFuncs &f, Func x, Func mean, Func var) {
         const Var &c = f.channel, &k = f.chunk;
-        Expr chunk_count, value;
+        Expr chunk_count, value, valid;
         std::function<Expr(Expr)> chunk_length;
         if (layout == BatchNormLayout::channels_first) {
             // A chunk: the planes of `group` consecutive samples.
@@ -156,9 +157,10 @@ private:
                 return plane * min(group, samples - index * group);
             };
             f.within_chunk = RDom(0, plane, 0, group, "within_chunk");
-            f.within_chunk.where(k * group + f.within_chunk.y < samples);
-            // The predicate skips the last chunk's missing samples; the
-            // clamp tells bounds inference that no access goes past the end.
+            // The last chunk's missing samples count as zero (a select, not
+            // an RDom predicate: schedules may then split the chunk across
+            // threads freely); the clamp keeps their reads in bounds.
+            valid = k * group + f.within_chunk.y < samples;
             value = x(c, f.within_chunk.x, min(k * group + f.within_chunk.y, samples - 1));
             chunk_count = (samples + group - 1) / group;
         } else {
@@ -174,7 +176,7 @@ private:
             chunk_count = (positions + chunk - 1) / chunk;
         }
         f.chunk_statistics =
-            group_statistics("chunk", {c, k}, value, cast<float>(chunk_length(k)));
+            group_statistics("chunk", {c, k}, value, cast<float>(chunk_length(k)), valid);
         f.chunk_summary = Func("chunk_summary");
         f.chunk_summary(c, k) = Tuple(f.chunk_statistics.mean, f.chunk_statistics.m2);
 

@@ -9,6 +9,7 @@
 // statistics combine exactly (elements_per_chunk).
 
 #include "Halide.h"
+#include "element_types.h"
 #include "layer_norm_forward.h"
 #include "schedules/layer_norm_forward_schedule.h"
 
@@ -43,10 +44,10 @@ public:
     Output<Buffer<float, 1>> rstd{"rstd"};  // (row)
 
     void configure() {
-        input.set_type(element_type);
-        weight.set_type(element_type);
-        bias.set_type(element_type);
-        output.set_type(element_type);
+        input.set_type(storage_type(element_type));
+        weight.set_type(storage_type(element_type));
+        bias.set_type(storage_type(element_type));
+        output.set_type(storage_type(element_type));
     }
 
     void generate() {
@@ -56,7 +57,7 @@ public:
         f.over_row = RDom(0, row_length, "over_row");
 
         Func x("x");
-        x(e, r) = cast<float>(input(e, r));
+        x(e, r) = decode(input(e, r), element_type);
 
         Expr count = cast<float>(row_length);
         Expr row_mean, row_m2;
@@ -76,12 +77,12 @@ public:
 
         Expr normalized = (x(e, r) - f.row_mean(r)) * f.row_rstd(r);
         if (affine != Affine::none) {
-            normalized = normalized * cast<float>(weight(e));
+            normalized = normalized * decode(weight(e), element_type);
         }
         if (affine == Affine::weight_and_bias) {
-            normalized = normalized + cast<float>(bias(e));
+            normalized = normalized + decode(bias(e), element_type);
         }
-        output(e, r) = cast(element_type, normalized);
+        output(e, r) = encode(normalized, element_type);
         mean(r) = f.row_mean(r);
         rstd(r) = f.row_rstd(r);
         f.output = output;

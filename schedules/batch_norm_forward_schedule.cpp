@@ -1,5 +1,6 @@
 #include "schedules/batch_norm_forward_schedule.h"
 
+#include "schedules/cuda/batch_norm_forward.h"
 #include "schedules/x86/batch_norm_forward.h"
 
 namespace normgen {
@@ -7,6 +8,10 @@ namespace normgen {
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
                                  const Halide::Target &target,
                                  const BatchNormForwardKnobs &knobs) {
+    if (target.has_feature(Halide::Target::CUDA)) {
+        cuda::schedule_batch_norm_forward(funcs, target, knobs);
+        return;
+    }
     if (target.arch == Halide::Target::X86 && !target.has_gpu_feature()) {
         x86::schedule_batch_norm_forward(funcs, target, knobs);
         return;

@@ -21,6 +21,12 @@ struct BatchNormForwardKnobs {
     // channels_first: elements per thread-pool task of the output, in whole
     // (channel, sample) planes; a task takes at least one plane.
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
+    // CUDA: threads per block of the elementwise output and, channels_first,
+    // of a chunk's statistics (one block per chunk).
+    Halide::GeneratorParam<int> threads_per_block{"threads_per_block", 256, 32, 1024};
+    // CUDA channels_last: chunks per block of the statistics (a thread
+    // per channel and chunk).
+    Halide::GeneratorParam<int> chunks_per_block{"chunks_per_block", 8, 1, 32};
 };
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,

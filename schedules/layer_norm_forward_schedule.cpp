@@ -1,5 +1,6 @@
 #include "schedules/layer_norm_forward_schedule.h"
 
+#include "schedules/cuda/layer_norm_forward.h"
 #include "schedules/x86/layer_norm_forward.h"
 
 namespace normgen {
@@ -7,6 +8,10 @@ namespace normgen {
 void schedule_layer_norm_forward(LayerNormForwardFuncs funcs,
                                  const Halide::Target &target,
                                  const LayerNormForwardKnobs &knobs) {
+    if (target.has_feature(Halide::Target::CUDA)) {
+        cuda::schedule_layer_norm_forward(funcs, target, knobs);
+        return;
+    }
     if (target.arch == Halide::Target::X86 && !target.has_gpu_feature()) {
         x86::schedule_layer_norm_forward(funcs, target, knobs);
         return;

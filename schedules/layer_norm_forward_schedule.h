@@ -8,9 +8,13 @@
 namespace normgen {
 
 enum class RowClass {
+    // x86
     long_rows,   // a row holds many vectors: reduce each row with vector lanes
     short_rows,  // a row holds fewer than a few vectors: spread rows over lanes
     split_rows,  // a row outgrows the cache (chunked statistics): threads share rows
+    // CUDA
+    warp_per_row,   // one warp per row, several rows per block
+    block_per_row,  // one block of threads_per_block threads per row
 };
 
 // Declared inside the generator, so each knob is a GeneratorParam that
@@ -20,13 +24,19 @@ struct LayerNormForwardKnobs {
         "row_class", RowClass::long_rows,
         {{"long_rows", RowClass::long_rows},
          {"short_rows", RowClass::short_rows},
-         {"split_rows", RowClass::split_rows}}};
+         {"split_rows", RowClass::split_rows},
+         {"warp_per_row", RowClass::warp_per_row},
+         {"block_per_row", RowClass::block_per_row}}};
     // Native vectors per step of the elementwise and reduction loops.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // Rows handed to one thread-pool task.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 4, 1, 1024};
     // split_rows: elements of a row per thread-pool task of the output.
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
+    // CUDA warp_per_row: rows (one warp each) per block.
+    Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
+    // CUDA block_per_row: threads sharing one row.
+    Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};
 };
 
 void schedule_layer_norm_forward(LayerNormForwardFuncs funcs,

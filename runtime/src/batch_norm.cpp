@@ -3,9 +3,11 @@
 // view of the input.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "checks.hpp"
+#include "cuda.hpp"
 #include "kernels.hpp"
 #include "normgen/normgen.hpp"
 
@@ -25,19 +27,32 @@ using TrainingKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
                                halide_buffer_t *saved_mean, halide_buffer_t *saved_invstd,
                                halide_buffer_t *running_mean_out, halide_buffer_t *running_var_out);
 
-// [channels_first, channels_last][CPU variant]
-constexpr InferenceKernel inference_kernels[2][NORMGEN_CPU_VARIANT_COUNT] = {
-    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_first_inference),
-    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_last_inference),
-};
-constexpr TrainingKernel training_kernels[2][NORMGEN_CPU_VARIANT_COUNT] = {
-    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_first_training),
-    NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_last_training),
-};
+// [dtype][channels_first, channels_last][CPU variant]
+#define CPU_LAYOUTS(mode, dtype)                                                    \
+    {NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_first_##mode##_##dtype),        \
+     NORMGEN_CPU_VARIANTS(batch_norm_forward_channels_last_##mode##_##dtype)}
+constexpr InferenceKernel cpu_inference_kernels[3][2][NORMGEN_CPU_VARIANT_COUNT] = {
+    CPU_LAYOUTS(inference, float32), CPU_LAYOUTS(inference, float16),
+    CPU_LAYOUTS(inference, bfloat16)};
+constexpr TrainingKernel cpu_training_kernels[3][2][NORMGEN_CPU_VARIANT_COUNT] = {
+    CPU_LAYOUTS(training, float32), CPU_LAYOUTS(training, float16),
+    CPU_LAYOUTS(training, bfloat16)};
+
+// [dtype][channels_first, channels_last]
+#define CUDA_LAYOUTS(mode, dtype)                                   \
+    {normgen_batch_norm_forward_channels_first_##mode##_##dtype##_cuda, \
+     normgen_batch_norm_forward_channels_last_##mode##_##dtype##_cuda}
+constexpr InferenceKernel cuda_inference_kernels[3][2] = {
+    CUDA_LAYOUTS(inference, float32), CUDA_LAYOUTS(inference, float16),
+    CUDA_LAYOUTS(inference, bfloat16)};
+constexpr TrainingKernel cuda_training_kernels[3][2] = {
+    CUDA_LAYOUTS(training, float32), CUDA_LAYOUTS(training, float16),
+    CUDA_LAYOUTS(training, bfloat16)};
 
 struct PerChannel {
     const TensorView *tensor;
     const char *name;
+    bool statistics;  // float32 whatever the input's dtype
 };
 
 void check_per_channel(const PerChannel &parameter, const TensorView &input) {
@@ -45,7 +60,12 @@ void check_per_channel(const PerChannel &parameter, const TensorView &input) {
         return;
     }
     const TensorView &tensor = *parameter.tensor;
-    detail::check_cpu_float_tensor(tensor, parameter.name);
+    if (parameter.statistics) {
+        detail::check_placed(tensor, parameter.name, input.device, DType::float32,
+                             "statistics are float32, on the input's device");
+    } else {
+        detail::check_placed(tensor, parameter.name, input.device, input.dtype, "like the input");
+    }
     const int64_t channels = input.shape[1];
     if (tensor.shape != std::vector<int64_t>{channels}) {
         fail("expected " + std::string(parameter.name) + " of shape [" + std::to_string(channels) +
@@ -71,8 +91,8 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
                 bool training, std::optional<double> momentum, double eps,
                 const TensorView &output, int64_t *num_batches_tracked,
                 const TensorView *save_mean, const TensorView *save_invstd) {
-    detail::check_cpu_float_tensor(input, "input");
-    detail::check_cpu_float_tensor(output, "output");
+    detail::check_tensor(input, "input");
+    detail::check_placed(output, "output", input.device, input.dtype, "like the input");
     const size_t rank = input.shape.size();
     if (rank < 2 || rank > 5) {
         fail("batch_norm expects an input of rank 2 to 5 ((N, C), (N, C, L), (N, C, H, W) or "
@@ -96,8 +116,9 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
              format_shape(input.strides) + "), but got strides " + format_shape(output.strides));
     }
     const std::vector<PerChannel> per_channel = {
-        {running_mean, "running_mean"}, {running_var, "running_var"}, {weight, "weight"},
-        {bias, "bias"}, {save_mean, "save_mean"}, {save_invstd, "save_invstd"}};
+        {running_mean, "running_mean", true}, {running_var, "running_var", true},
+        {weight, "weight", false}, {bias, "bias", false},
+        {save_mean, "save_mean", true}, {save_invstd, "save_invstd", true}};
     for (const PerChannel &parameter : per_channel) {
         check_per_channel(parameter, input);
     }
@@ -128,6 +149,7 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     }
     detail::check_eps(eps);
     detail::check_int32_indexable(input, "input");
+    detail::check_cuda_addressable(input, "input");
     // The running statistics are read and written in place.
     detail::check_written_apart({{&output, "output"},
                                  {save_mean, "save_mean"},
@@ -140,27 +162,38 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
         return;
     }
 
-    // affine=False is weight 1 and bias 0: the kernels fold both into one
-    // scale and shift per channel, so this costs nothing per element.
-    const size_t c = static_cast<size_t>(channels);
-    std::vector<float> unit_weight, zero_bias;
-    const void *weight_data = weight ? weight->data : (unit_weight.assign(c, 1.0f), unit_weight.data());
-    const void *bias_data = bias ? bias->data : (zero_bias.assign(c, 0.0f), zero_bias.data());
-    detail::KernelBuffer weight_buffer(weight_data, {{channels, 1}});
-    detail::KernelBuffer bias_buffer(bias_data, {{channels, 1}});
-
+    const Device device = input.device;
+    const DType dtype = input.dtype;
+    std::optional<detail::CudaCall> cuda;
+    if (device == Device::cuda) {
+        cuda.emplace(detail::NamedTensors{
+            {&input, "input"}, {&output, "output"}, {weight, "weight"}, {bias, "bias"},
+            {running_mean, "running_mean"}, {running_var, "running_var"},
+            {save_mean, "save_mean"}, {save_invstd, "save_invstd"}});
+    }
+    using detail::Fill;
+    using detail::KernelBuffer;
+    const detail::KernelDims channel_dims{{channels, 1}};
+    // A per-channel tensor, or where it is absent, scratch filled with
+    // `fill` (affine=False is weight 1 and bias 0: the kernels fold both into
+    // one scale and shift per channel, so this costs nothing per element).
+    auto per_channel_buffer = [&](std::optional<KernelBuffer> &buffer, const TensorView *tensor,
+                                  DType type, Fill fill) -> KernelBuffer & {
+        if (tensor != nullptr) {
+            buffer.emplace(tensor->data, channel_dims, type, device);
+        } else {
+            buffer.emplace(channel_dims, type, device, fill);
+        }
+        return *buffer;
+    };
+    std::optional<KernelBuffer> weight_buffer, bias_buffer, running_mean_buffer,
+        running_var_buffer, saved_mean_buffer, saved_invstd_buffer;
+    per_channel_buffer(weight_buffer, weight, dtype, Fill::ones);
+    per_channel_buffer(bias_buffer, bias, dtype, Fill::zeros);
     // Without running statistics, training still produces their update:
     // into scratch, with factor 0.
-    std::vector<float> scratch_mean, scratch_var, scratch_saved_mean, scratch_saved_invstd;
-    auto per_channel_data = [&](const TensorView *tensor, std::vector<float> &scratch) -> void * {
-        if (tensor != nullptr) return tensor->data;
-        scratch.assign(c, 0.0f);
-        return scratch.data();
-    };
-    void *running_mean_data = per_channel_data(running_mean, scratch_mean);
-    void *running_var_data = per_channel_data(running_var, scratch_var);
-    detail::KernelBuffer running_mean_buffer(running_mean_data, {{channels, 1}});
-    detail::KernelBuffer running_var_buffer(running_var_data, {{channels, 1}});
+    per_channel_buffer(running_mean_buffer, running_mean, DType::float32, Fill::zeros);
+    per_channel_buffer(running_var_buffer, running_var, DType::float32, Fill::zeros);
 
     // The kernels see channels_first as (spatial, channel, sample) and
     // channels_last as (channel, position). Rank 2 has no spatial dims:
@@ -172,14 +205,17 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
         run_channels_last
             ? detail::KernelDims{{channels, 1}, {values_per_channel, channels}}
             : detail::KernelDims{{spatial, 1}, {channels, spatial}, {samples, channels * spatial}};
-    detail::KernelBuffer input_buffer(input.data, dims);
-    detail::KernelBuffer output_buffer(output.data, dims);
+    KernelBuffer input_buffer(input.data, dims, dtype, device);
+    KernelBuffer output_buffer(output.data, dims, dtype, device);
     const float eps_f = static_cast<float>(eps);
+    const auto type = static_cast<size_t>(dtype);
 
     if (!training) {
-        InferenceKernel kernel = inference_kernels[run_channels_last][variant];
-        int status = kernel(input_buffer.get(), weight_buffer.get(), bias_buffer.get(),
-                            running_mean_buffer.get(), running_var_buffer.get(), eps_f,
+        InferenceKernel kernel = device == Device::cuda
+                                     ? cuda_inference_kernels[type][run_channels_last]
+                                     : cpu_inference_kernels[type][run_channels_last][variant];
+        int status = kernel(input_buffer.get(), weight_buffer->get(), bias_buffer->get(),
+                            running_mean_buffer->get(), running_var_buffer->get(), eps_f,
                             output_buffer.get());
         detail::check_kernel_status(status, "batch_norm_forward (inference)");
         return;
@@ -189,19 +225,19 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     if (has_running_stats) {
         factor = momentum ? *momentum : 1.0 / static_cast<double>(*num_batches_tracked + 1);
     }
-    detail::KernelBuffer saved_mean_buffer(per_channel_data(save_mean, scratch_saved_mean),
-                                           {{channels, 1}});
-    detail::KernelBuffer saved_invstd_buffer(per_channel_data(save_invstd, scratch_saved_invstd),
-                                             {{channels, 1}});
+    per_channel_buffer(saved_mean_buffer, save_mean, DType::float32, Fill::zeros);
+    per_channel_buffer(saved_invstd_buffer, save_invstd, DType::float32, Fill::zeros);
     // The running statistics are updated in place: the kernel reads each
     // channel's old value before it writes the new one.
-    detail::KernelBuffer running_mean_out(running_mean_data, {{channels, 1}});
-    detail::KernelBuffer running_var_out(running_var_data, {{channels, 1}});
-    TrainingKernel kernel = training_kernels[run_channels_last][variant];
-    int status = kernel(input_buffer.get(), weight_buffer.get(), bias_buffer.get(),
-                        running_mean_buffer.get(), running_var_buffer.get(), eps_f,
-                        static_cast<float>(factor), output_buffer.get(), saved_mean_buffer.get(),
-                        saved_invstd_buffer.get(), running_mean_out.get(), running_var_out.get());
+    KernelBuffer running_mean_out(running_mean_buffer->data(), channel_dims, DType::float32, device);
+    KernelBuffer running_var_out(running_var_buffer->data(), channel_dims, DType::float32, device);
+    TrainingKernel kernel = device == Device::cuda
+                                ? cuda_training_kernels[type][run_channels_last]
+                                : cpu_training_kernels[type][run_channels_last][variant];
+    int status = kernel(input_buffer.get(), weight_buffer->get(), bias_buffer->get(),
+                        running_mean_buffer->get(), running_var_buffer->get(), eps_f,
+                        static_cast<float>(factor), output_buffer.get(), saved_mean_buffer->get(),
+                        saved_invstd_buffer->get(), running_mean_out.get(), running_var_out.get());
     detail::check_kernel_status(status, "batch_norm_forward (training)");
     if (has_running_stats && num_batches_tracked != nullptr) {
         ++*num_batches_tracked;
@@ -231,7 +267,9 @@ BatchNorm::BatchNorm(const char *name, std::vector<int64_t> accepted_ranks, int6
 }
 
 Tensor BatchNorm::forward(const TensorView &input) {
-    detail::check_cpu_float_tensor(input, "input");
+    detail::check_placed(input, "input", Device::cpu, DType::float32,
+                         "the BatchNorm module holds float32 CPU parameters; "
+                         "normgen::batch_norm takes the other tensors");
     MemoryFormat format = !input.is_contiguous() && input.is_channels_last()
                               ? MemoryFormat::channels_last
                               : MemoryFormat::contiguous;

@@ -53,6 +53,9 @@ normgen_status guarded(Call &&call) {
     } catch (const normgen::Error &error) {
         last_error = error.what();
         return NORMGEN_INVALID_ARGUMENT;
+    } catch (const normgen::CudaUnavailable &error) {
+        last_error = error.what();
+        return NORMGEN_CUDA_UNAVAILABLE;
     } catch (const std::bad_alloc &) {
         last_error = "out of memory";
         return NORMGEN_INTERNAL_ERROR;
@@ -131,6 +134,17 @@ normgen_status normgen_set_cpu_variant(const char *variant) {
         }
         normgen::set_cpu_variant(variant);
     });
+}
+
+void normgen_set_cuda_stream(void *stream) { normgen::set_cuda_stream(stream); }
+
+void *normgen_cuda_stream(void) { return normgen::cuda_stream(); }
+
+int normgen_cuda_available(void) {
+    std::string reason;
+    const bool available = normgen::cuda_available(&reason);
+    last_error = reason;
+    return available ? 1 : 0;
 }
 
 normgen_status normgen_set_num_threads(int n) {

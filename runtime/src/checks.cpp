@@ -18,14 +18,17 @@ std::string format_shape(const std::vector<int64_t> &shape) {
 
 void fail(const std::string &message) { throw Error(message); }
 
-void check_cpu_float_tensor(const TensorView &tensor, const char *what) {
-    if (tensor.device != Device::cpu) {
-        fail(std::string(what) + " is on " + to_string(tensor.device) +
-             ", but this call runs on the CPU: expected a cpu tensor");
+size_t element_size(DType dtype) { return dtype == DType::float32 ? 4 : 2; }
+
+void check_tensor(const TensorView &tensor, const char *what) {
+    if (tensor.device != Device::cpu && tensor.device != Device::cuda) {
+        fail(std::string(what) + " has device " + std::to_string(static_cast<int>(tensor.device)) +
+             ": expected cpu (0) or cuda (1)");
     }
-    if (tensor.dtype != DType::float32) {
-        fail(std::string(what) + " has dtype " + to_string(tensor.dtype) +
-             ": the CPU kernels take float32");
+    if (tensor.dtype != DType::float32 && tensor.dtype != DType::float16 &&
+        tensor.dtype != DType::bfloat16) {
+        fail(std::string(what) + " has dtype " + std::to_string(static_cast<int>(tensor.dtype)) +
+             ": expected float32 (0), float16 (1) or bfloat16 (2)");
     }
     if (tensor.strides.size() != tensor.shape.size()) {
         fail(std::string(what) + " has " + std::to_string(tensor.shape.size()) +
@@ -43,6 +46,16 @@ void check_cpu_float_tensor(const TensorView &tensor, const char *what) {
     }
 }
 
+void check_placed(const TensorView &tensor, const char *what, Device device, DType dtype,
+                  const char *because) {
+    check_tensor(tensor, what);
+    if (tensor.device != device || tensor.dtype != dtype) {
+        fail("expected " + std::string(what) + " on " + to_string(device) + " with dtype " +
+             to_string(dtype) + " (" + because + "), but got a " + to_string(tensor.dtype) +
+             " tensor on " + to_string(tensor.device));
+    }
+}
+
 void check_int32_indexable(const TensorView &tensor, const char *what) {
     constexpr int64_t limit = std::numeric_limits<int32_t>::max();
     for (size_t i = 0; i < tensor.shape.size(); ++i) {
@@ -52,6 +65,21 @@ void check_int32_indexable(const TensorView &tensor, const char *what) {
                  ": the kernels index with 32 bits, so every size and stride must be at most " +
                  std::to_string(limit));
         }
+    }
+}
+
+void check_cuda_addressable(const TensorView &tensor, const char *what) {
+    if (tensor.device != Device::cuda) return;
+    int64_t last = 0;
+    for (size_t i = 0; i < tensor.shape.size(); ++i) {
+        if (tensor.shape[i] > 0) last += (tensor.shape[i] - 1) * std::abs(tensor.strides[i]);
+    }
+    const int64_t bytes = (last + 1) * static_cast<int64_t>(element_size(tensor.dtype));
+    constexpr int64_t limit = std::numeric_limits<int32_t>::max();
+    if (tensor.numel() > 0 && bytes > limit) {
+        fail(std::string(what) + " spans " + std::to_string(bytes) +
+             " bytes: the CUDA kernels address with 32 bits, so a cuda tensor must span at most " +
+             std::to_string(limit) + " bytes");
     }
 }
 
@@ -73,8 +101,8 @@ std::pair<uintptr_t, uintptr_t> byte_range(const TensorView &tensor) {
         int64_t reach = (tensor.shape[i] - 1) * tensor.strides[i];
         (reach < 0 ? low : high) += reach;
     }
-    const int64_t element_size = 4;
-    return {base + low * element_size, base + (high + 1) * element_size};
+    const auto size = static_cast<int64_t>(element_size(tensor.dtype));
+    return {base + low * size, base + (high + 1) * size};
 }
 
 }  // namespace

@@ -1,27 +1,99 @@
 #include "kernels.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "HalideRuntimeCuda.h"
 #include "checks.hpp"
+#include "cuda.hpp"
 #include "normgen/normgen.hpp"
 
 namespace normgen::detail {
 
-KernelBuffer::KernelBuffer(const void *data, const KernelDims &dims) {
+namespace {
+
+// 1.0 in each dtype's bits.
+uint32_t one_bits(DType dtype) {
+    switch (dtype) {
+    case DType::float32: return 0x3F800000u;
+    case DType::float16: return 0x3C00u;
+    case DType::bfloat16: return 0x3F80u;
+    }
+    throw std::logic_error("unknown dtype");
+}
+
+halide_type_t halide_type_of(DType dtype) {
+    switch (dtype) {
+    case DType::float32: return halide_type_t(halide_type_float, 32);
+    case DType::float16: return halide_type_t(halide_type_float, 16);
+    case DType::bfloat16: return halide_type_t(halide_type_uint, 16);  // see generators/element_types.h
+    }
+    throw std::logic_error("unknown dtype");
+}
+
+}  // namespace
+
+void KernelBuffer::describe(const KernelDims &dims, DType dtype) {
     int d = 0;
     for (auto [extent, stride] : dims) {
         dims_[d++] = halide_dimension_t(0, static_cast<int32_t>(extent),
                                         static_cast<int32_t>(stride));
     }
-    buffer_.host = static_cast<uint8_t *>(const_cast<void *>(data));
-    buffer_.type = halide_type_t(halide_type_float, 32);
+    buffer_.type = halide_type_of(dtype);
     buffer_.dimensions = d;
     buffer_.dim = dims_.data();
+}
+
+KernelBuffer::KernelBuffer(const void *data, const KernelDims &dims, DType dtype, Device device) {
+    describe(dims, dtype);
+    if (device == Device::cpu) {
+        buffer_.host = static_cast<uint8_t *>(const_cast<void *>(data));
+        return;
+    }
+    // No host pointer: Halide sees current device memory and copies nothing.
+    check_kernel_status(
+        halide_cuda_wrap_device_ptr(nullptr, &buffer_, reinterpret_cast<uintptr_t>(data)),
+        "halide_cuda_wrap_device_ptr");
+    wrapped_ = true;
+}
+
+KernelBuffer::KernelBuffer(const KernelDims &dims, DType dtype, Device device, Fill fill) {
+    describe(dims, dtype);
+    const size_t count = buffer_.number_of_elements();
+    const uint32_t bits = fill == Fill::zeros ? 0u : one_bits(dtype);
+    if (device == Device::cpu) {
+        owned_.resize(count * element_size(dtype));
+        for (size_t i = 0; i < count; ++i) {
+            std::memcpy(&owned_[i * element_size(dtype)], &bits, element_size(dtype));
+        }
+        buffer_.host = owned_.data();
+        return;
+    }
+    // Halide takes a buffer without host memory for a bounds query: give it
+    // a host pointer it never touches (nothing is copied to or from it).
+    owned_.resize(1);
+    buffer_.host = owned_.data();
+    check_kernel_status(halide_device_malloc(nullptr, &buffer_, halide_cuda_device_interface()),
+                        "halide_device_malloc");
+    fill_device_memory(buffer_.device, count, dtype, bits);
+}
+
+const void *KernelBuffer::data() const {
+    if (buffer_.device != 0) return reinterpret_cast<const void *>(buffer_.device);
+    return buffer_.host;
+}
+
+KernelBuffer::~KernelBuffer() {
+    if (wrapped_) {
+        halide_cuda_detach_device_ptr(nullptr, &buffer_);
+    } else if (buffer_.device != 0) {
+        halide_device_free(nullptr, &buffer_);
+    }
 }
 
 namespace {

@@ -10,23 +10,40 @@
 
 #include "HalideRuntime.h"
 #include "kernel_variants.h"
+#include "normgen/normgen.hpp"
 
 namespace normgen::detail {
 
 // Dimensions innermost first, as {extent, stride} in elements.
 using KernelDims = std::vector<std::pair<int64_t, int64_t>>;
 
-// A float32 halide_buffer_t over existing memory (at most 4 dimensions).
+enum class Fill { zeros, ones };
+
+// A halide_buffer_t (at most 4 dimensions). Device::cuda buffers exist only
+// inside a CudaCall.
 class KernelBuffer {
 public:
-    KernelBuffer(const void *data, const KernelDims &dims);
+    // Over existing memory: host memory, or a wrapped device pointer.
+    KernelBuffer(const void *data, const KernelDims &dims, DType dtype = DType::float32,
+                 Device device = Device::cpu);
+    // Over memory of its own, filled: for absent parameters (weight ones,
+    // bias zeros) and unwanted outputs. On cuda, device memory from Halide's
+    // allocation cache, filled asynchronously on the call's stream.
+    KernelBuffer(const KernelDims &dims, DType dtype, Device device, Fill fill);
+    ~KernelBuffer();
     KernelBuffer(const KernelBuffer &) = delete;
     KernelBuffer &operator=(const KernelBuffer &) = delete;
     halide_buffer_t *get() { return &buffer_; }
+    // The memory: host memory, or on cuda the device address.
+    const void *data() const;
 
 private:
+    void describe(const KernelDims &dims, DType dtype);
+
     std::array<halide_dimension_t, 4> dims_{};
     halide_buffer_t buffer_{};
+    std::vector<uint8_t> owned_;  // host memory of a scratch buffer
+    bool wrapped_ = false;        // buffer_.device is the caller's
 };
 
 // Installs normgen's Halide error hook once and returns the index, in

@@ -1,8 +1,10 @@
 // layer_norm: validation, then one generated kernel over a (row, element)
 // view of the input, chosen by affine mode and row length.
 #include <numeric>
+#include <optional>
 
 #include "checks.hpp"
+#include "cuda.hpp"
 #include "kernels.hpp"
 #include "normgen/normgen.hpp"
 
@@ -13,18 +15,24 @@ using LayerNormKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
                                 halide_buffer_t *bias, float eps, halide_buffer_t *output,
                                 halide_buffer_t *mean, halide_buffer_t *rstd);
 
-// [row class][affine: none, weight, weight and bias][CPU variant]
-constexpr LayerNormKernel layer_norm_kernels[3][3][NORMGEN_CPU_VARIANT_COUNT] = {
-    {NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_none),
-     NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_weight),
-     NORMGEN_CPU_VARIANTS(layer_norm_forward_long_rows_weight_and_bias)},
-    {NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_none),
-     NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_weight),
-     NORMGEN_CPU_VARIANTS(layer_norm_forward_short_rows_weight_and_bias)},
-    {NORMGEN_CPU_VARIANTS(layer_norm_forward_split_rows_none),
-     NORMGEN_CPU_VARIANTS(layer_norm_forward_split_rows_weight),
-     NORMGEN_CPU_VARIANTS(layer_norm_forward_split_rows_weight_and_bias)},
-};
+// [dtype][row class][affine: none, weight, weight and bias][CPU variant]
+#define CPU_AFFINES(row_class, dtype)                                                  \
+    {NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_none_##dtype),              \
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_weight_##dtype),            \
+     NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_weight_and_bias_##dtype)}
+#define CPU_ROW_CLASSES(dtype) \
+    {CPU_AFFINES(long_rows, dtype), CPU_AFFINES(short_rows, dtype), CPU_AFFINES(split_rows, dtype)}
+constexpr LayerNormKernel cpu_kernels[3][3][3][NORMGEN_CPU_VARIANT_COUNT] = {
+    CPU_ROW_CLASSES(float32), CPU_ROW_CLASSES(float16), CPU_ROW_CLASSES(bfloat16)};
+
+// [dtype][row class: warp_per_row, block_per_row][affine]
+#define CUDA_AFFINES(row_class, dtype)                          \
+    {normgen_layer_norm_forward_##row_class##_none_##dtype##_cuda, \
+     normgen_layer_norm_forward_##row_class##_weight_##dtype##_cuda, \
+     normgen_layer_norm_forward_##row_class##_weight_and_bias_##dtype##_cuda}
+#define CUDA_ROW_CLASSES(dtype) {CUDA_AFFINES(warp_per_row, dtype), CUDA_AFFINES(block_per_row, dtype)}
+constexpr LayerNormKernel cuda_kernels[3][2][3] = {
+    CUDA_ROW_CLASSES(float32), CUDA_ROW_CLASSES(float16), CUDA_ROW_CLASSES(bfloat16)};
 
 // Below this many elements a row fills too few vector lanes on its own.
 constexpr int64_t short_row_limit = 64;
@@ -32,15 +40,25 @@ constexpr int64_t short_row_limit = 64;
 // three times by the whole-row kernel, twice by the chunked one, which also
 // lets threads share it.
 constexpr int64_t split_row_limit = 65536;
+// Up to this many elements a warp takes a row (32 per thread at most);
+// longer rows get a block each.
+constexpr int64_t warp_row_limit = 1024;
+
+bool runs_on(LayerNormRowClass row_class, Device device) {
+    const bool cuda_class = row_class == LayerNormRowClass::warp_per_row ||
+                            row_class == LayerNormRowClass::block_per_row;
+    return cuda_class == (device == Device::cuda);
+}
 
 std::optional<LayerNormRowClass> forced_row_class;
 
-void check_row_statistics(const TensorView *stats, const char *what,
+void check_row_statistics(const TensorView *stats, const char *what, Device device,
                           const std::vector<int64_t> &leading_shape, size_t normalized_rank) {
     if (stats == nullptr) {
         return;
     }
-    detail::check_cpu_float_tensor(*stats, what);
+    detail::check_placed(*stats, what, device, DType::float32,
+                         "statistics are float32, on the input's device");
     std::vector<int64_t> keepdim_shape = leading_shape;
     keepdim_shape.resize(leading_shape.size() + normalized_rank, 1);
     if (stats->shape != leading_shape && stats->shape != keepdim_shape) {
@@ -58,9 +76,13 @@ void check_row_statistics(const TensorView *stats, const char *what,
 
 }  // namespace
 
-LayerNormRowClass layer_norm_row_class(int64_t row_length) {
-    if (forced_row_class) {
+LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device) {
+    if (forced_row_class && runs_on(*forced_row_class, device)) {
         return *forced_row_class;
+    }
+    if (device == Device::cuda) {
+        return row_length <= warp_row_limit ? LayerNormRowClass::warp_per_row
+                                            : LayerNormRowClass::block_per_row;
     }
     if (row_length < short_row_limit) return LayerNormRowClass::short_rows;
     if (row_length >= split_row_limit) return LayerNormRowClass::split_rows;
@@ -78,8 +100,10 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
                 const TensorView &output, const TensorView *mean, const TensorView *rstd) {
     using detail::fail;
     using detail::format_shape;
-    detail::check_cpu_float_tensor(input, "input");
-    detail::check_cpu_float_tensor(output, "output");
+    detail::check_tensor(input, "input");
+    const Device device = input.device;
+    const DType dtype = input.dtype;
+    detail::check_placed(output, "output", device, dtype, "like the input");
     if (normalized_shape.empty()) {
         fail("expected normalized_shape to have at least one dimension, but got []");
     }
@@ -102,7 +126,7 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     }
     for (auto [parameter, name] : {std::pair{weight, "weight"}, std::pair{bias, "bias"}}) {
         if (parameter != nullptr) {
-            detail::check_cpu_float_tensor(*parameter, name);
+            detail::check_placed(*parameter, name, device, dtype, "like the input");
             detail::check_same_shape(*parameter, normalized_shape, name, "normalized_shape");
             if (!parameter->is_contiguous()) {
                 fail(std::string(name) + " must be contiguous, got strides " +
@@ -121,8 +145,10 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
              format_shape(output.strides) + " for shape " + format_shape(output.shape));
     }
     const std::vector<int64_t> leading_shape(input.shape.begin(), input.shape.end() - normalized_rank);
-    check_row_statistics(mean, "mean", leading_shape, normalized_rank);
-    check_row_statistics(rstd, "rstd", leading_shape, normalized_rank);
+    check_row_statistics(mean, "mean", device, leading_shape, normalized_rank);
+    check_row_statistics(rstd, "rstd", device, leading_shape, normalized_rank);
+    detail::check_cuda_addressable(input, "input");
+    detail::check_cuda_addressable(output, "output");
     detail::check_eps(eps);
 
     const int64_t row_length = std::accumulate(normalized_shape.begin(), normalized_shape.end(),
@@ -138,35 +164,53 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
         return;
     }
 
+    std::optional<detail::CudaCall> cuda;
+    if (device == Device::cuda) {
+        cuda.emplace(detail::NamedTensors{{&input, "input"}, {&output, "output"},
+                                          {weight, "weight"}, {bias, "bias"},
+                                          {mean, "mean"}, {rstd, "rstd"}});
+    }
+    using detail::Fill;
+    using detail::KernelBuffer;
+    const detail::KernelDims matrix{{row_length, 1}, {rows, row_length}};
+    const detail::KernelDims per_element{{row_length, 1}}, per_row{{rows, 1}};
+    std::optional<KernelBuffer> weight_buffer, bias_buffer, mean_buffer, rstd_buffer;
     // torch allows a bias without a weight; the kernels scale before they
     // shift, so that case runs the weight-and-bias kernel with weight 1.
-    std::vector<float> unit_weight;
-    const void *weight_data = weight ? weight->data : nullptr;
-    if (weight == nullptr && bias != nullptr) {
-        unit_weight.assign(static_cast<size_t>(row_length), 1.0f);
-        weight_data = unit_weight.data();
+    // Inputs an affine mode does not read get one element of scratch.
+    if (weight != nullptr) {
+        weight_buffer.emplace(weight->data, per_element, dtype, device);
+    } else if (bias != nullptr) {
+        weight_buffer.emplace(per_element, dtype, device, Fill::ones);
+    } else {
+        weight_buffer.emplace(detail::KernelDims{{1, 1}}, dtype, device, Fill::zeros);
     }
-    const int affine = bias != nullptr ? 2 : weight != nullptr ? 1 : 0;
-    // Unread inputs still need a valid buffer; any float does.
-    float unused = 0.0f;
-    std::vector<float> mean_scratch, rstd_scratch;
-    auto row_output = [&](const TensorView *stats, std::vector<float> &scratch) -> void * {
-        if (stats != nullptr) return stats->data;
-        scratch.resize(static_cast<size_t>(rows));
-        return scratch.data();
-    };
-    detail::KernelBuffer input_buffer(input.data, {{row_length, 1}, {rows, row_length}});
-    detail::KernelBuffer weight_buffer(weight_data ? weight_data : &unused,
-                                       {{weight_data ? row_length : 1, 1}});
-    detail::KernelBuffer bias_buffer(bias ? bias->data : &unused, {{bias ? row_length : 1, 1}});
-    detail::KernelBuffer output_buffer(output.data, {{row_length, 1}, {rows, row_length}});
-    detail::KernelBuffer mean_buffer(row_output(mean, mean_scratch), {{rows, 1}});
-    detail::KernelBuffer rstd_buffer(row_output(rstd, rstd_scratch), {{rows, 1}});
+    if (bias != nullptr) {
+        bias_buffer.emplace(bias->data, per_element, dtype, device);
+    } else {
+        bias_buffer.emplace(detail::KernelDims{{1, 1}}, dtype, device, Fill::zeros);
+    }
+    for (auto [stats, buffer] : {std::pair{mean, &mean_buffer}, std::pair{rstd, &rstd_buffer}}) {
+        if (stats != nullptr) {
+            buffer->emplace(stats->data, per_row, DType::float32, device);
+        } else {
+            buffer->emplace(per_row, DType::float32, device, Fill::zeros);
+        }
+    }
+    KernelBuffer input_buffer(input.data, matrix, dtype, device);
+    KernelBuffer output_buffer(output.data, matrix, dtype, device);
 
-    const auto row_class = static_cast<size_t>(layer_norm_row_class(row_length));
-    int status = layer_norm_kernels[row_class][affine][variant](
-        input_buffer.get(), weight_buffer.get(), bias_buffer.get(), static_cast<float>(eps),
-        output_buffer.get(), mean_buffer.get(), rstd_buffer.get());
+    const int affine = bias != nullptr ? 2 : weight != nullptr ? 1 : 0;
+    const auto row_class = static_cast<size_t>(layer_norm_row_class(row_length, device));
+    const auto type = static_cast<size_t>(dtype);
+    LayerNormKernel kernel =
+        device == Device::cuda
+            ? cuda_kernels[type][row_class - static_cast<size_t>(LayerNormRowClass::warp_per_row)]
+                          [affine]
+            : cpu_kernels[type][row_class][affine][variant];
+    int status = kernel(input_buffer.get(), weight_buffer->get(), bias_buffer->get(),
+                        static_cast<float>(eps), output_buffer.get(), mean_buffer->get(),
+                        rstd_buffer->get());
     detail::check_kernel_status(status, "layer_norm_forward");
 }
 
@@ -186,7 +230,9 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, double eps, bool ele
 }
 
 Tensor LayerNorm::forward(const TensorView &input) {
-    detail::check_cpu_float_tensor(input, "input");
+    detail::check_placed(input, "input", Device::cpu, DType::float32,
+                         "the LayerNorm module holds float32 CPU parameters; "
+                         "normgen::layer_norm takes the other tensors");
     Tensor output(input.shape);
     forward(input, output.view());
     return output;

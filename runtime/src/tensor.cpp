@@ -24,8 +24,15 @@ const char *to_string(Device device) {
 }
 
 TensorView TensorView::of(const float *data, std::vector<int64_t> shape, MemoryFormat format) {
+    return of(data, DType::float32, Device::cpu, std::move(shape), format);
+}
+
+TensorView TensorView::of(const void *data, DType dtype, Device device, std::vector<int64_t> shape,
+                          MemoryFormat format) {
     TensorView view;
-    view.data = const_cast<float *>(data);
+    view.data = const_cast<void *>(data);
+    view.dtype = dtype;
+    view.device = device;
     view.strides = detail::dense_strides(shape, format);
     view.shape = std::move(shape);
     return view;

@@ -16,7 +16,8 @@ typedef enum normgen_status {
     NORMGEN_OK = 0,
     NORMGEN_INVALID_ARGUMENT = 1, /* a shape, stride, dtype, value or pointer is wrong */
     NORMGEN_KERNEL_FAILED = 2,    /* a generated kernel reported an error */
-    NORMGEN_INTERNAL_ERROR = 3    /* anything else, e.g. out of memory */
+    NORMGEN_INTERNAL_ERROR = 3,   /* anything else, e.g. out of memory */
+    NORMGEN_CUDA_UNAVAILABLE = 4  /* cuda tensors, but no CUDA driver or device here */
 } normgen_status;
 
 typedef enum normgen_dtype {
@@ -28,7 +29,10 @@ typedef enum normgen_dtype {
 typedef enum normgen_device { NORMGEN_CPU = 0, NORMGEN_CUDA = 1 } normgen_device;
 
 /* A tensor view: shape and strides in elements, outermost first. strides may
- * be NULL for a contiguous (row-major) tensor. */
+ * be NULL for a contiguous (row-major) tensor. NORMGEN_CUDA tensors are device
+ * pointers (cudaMalloc, PyTorch, ...). Every tensor of a call is on the
+ * input's device; input, output, weight and bias share its dtype; statistics
+ * are float32. */
 typedef struct normgen_tensor {
     void *data;
     normgen_dtype dtype;
@@ -68,6 +72,16 @@ const char *normgen_cpu_variant(void);
 /* Forces every later kernel call onto `variant` ("avx512", "avx2",
  * "sse41"), which this CPU must support; "" returns to the best one. */
 normgen_status normgen_set_cpu_variant(const char *variant);
+
+/* The CUDA stream (a cudaStream_t; NULL: the legacy default stream) this
+ * thread's later calls on cuda tensors run on, asynchronously. normgen runs in
+ * the primary context of the tensors' device, as the CUDA runtime API does. */
+void normgen_set_cuda_stream(void *stream);
+void *normgen_cuda_stream(void);
+
+/* 1 if calls on cuda tensors can run here; otherwise 0, and
+ * normgen_last_error() says why ("CUDA unavailable: ..."). */
+int normgen_cuda_available(void);
 
 /* Threads of the CPU kernels' pool; n >= 1. Call it between kernel calls,
  * not while another thread runs one: a new count restarts the pool. */

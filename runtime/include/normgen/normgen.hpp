@@ -32,6 +32,17 @@ public:
     using std::invalid_argument::invalid_argument;
 };
 
+// Thrown by a call on cuda tensors where CUDA cannot run: no driver, no
+// device. what() starts with "CUDA unavailable: " and says why. CPU calls
+// are unaffected.
+class CudaUnavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// A tensor's memory: CPU memory, or (Device::cuda) a device pointer from the
+// CUDA runtime API (cudaMalloc, PyTorch, ...). float16 and bfloat16 are
+// 16-bit storage (IEEE half, and the upper half of a float32).
 struct TensorView {
     void *data = nullptr;
     DType dtype = DType::float32;
@@ -42,6 +53,9 @@ struct TensorView {
     // Strides for `shape` in the given format. Inputs are never written, so
     // a const pointer may be viewed.
     static TensorView of(const float *data, std::vector<int64_t> shape,
+                         MemoryFormat format = MemoryFormat::contiguous);
+    // Any dtype and device: `data` points at elements of `dtype`.
+    static TensorView of(const void *data, DType dtype, Device device, std::vector<int64_t> shape,
                          MemoryFormat format = MemoryFormat::contiguous);
 
     int64_t dim() const { return static_cast<int64_t>(shape.size()); }
@@ -79,6 +93,12 @@ private:
 
 // ---- Functional API (torch.nn.functional) ----------------------------------
 
+// Every call takes tensors on one device, the input's. input, output, weight
+// and bias share the input's dtype (float32, float16 or bfloat16); the
+// statistics (mean, rstd, running and saved statistics) are float32 whatever
+// it is, and are computed in float32. On cuda tensors a call only enqueues
+// its kernels on the thread's CUDA stream (set_cuda_stream) and returns.
+
 // torch.nn.functional.layer_norm. `input` is (*, normalized_shape...) and its
 // normalized dimensions must be contiguous. weight and bias (nullptr: absent)
 // have shape normalized_shape. `output` has the input's shape and layout.
@@ -107,6 +127,8 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
                 const TensorView *save_mean = nullptr, const TensorView *save_invstd = nullptr);
 
 // ---- Modules (torch.nn) -----------------------------------------------------
+// The modules hold float32 CPU parameters and run on float32 CPU tensors; the
+// functional calls above take every dtype and device.
 
 class LayerNorm {
 public:
@@ -212,13 +234,41 @@ void set_cpu_variant(const std::string &variant);
 // The variants this CPU can run, best first.
 std::vector<std::string> supported_cpu_variants();
 
-// The shape classes of the LayerNorm kernels, chosen by row length.
-enum class LayerNormRowClass { long_rows, short_rows, split_rows };
-LayerNormRowClass layer_norm_row_class(int64_t row_length);
+// ---- CUDA -------------------------------------------------------------------
+// normgen loads the CUDA driver (libcuda.so.1) itself on the first call on
+// cuda tensors, and runs in the primary context of the device that holds the
+// tensors: the context the CUDA runtime API uses, so that its pointers just
+// work. It never synchronizes.
+
+// The stream (a cudaStream_t) this thread's later calls run on; nullptr is
+// the legacy default stream, as for the CUDA runtime API.
+void set_cuda_stream(void *stream);
+void *cuda_stream();
+
+// Sets this thread's stream while alive, then restores the previous one.
+class CudaStreamGuard {
+public:
+    explicit CudaStreamGuard(void *stream) : previous_(cuda_stream()) { set_cuda_stream(stream); }
+    ~CudaStreamGuard() { set_cuda_stream(previous_); }
+    CudaStreamGuard(const CudaStreamGuard &) = delete;
+    CudaStreamGuard &operator=(const CudaStreamGuard &) = delete;
+
+private:
+    void *previous_;
+};
+
+// Whether calls on cuda tensors can run here; if not, `reason` (when given)
+// receives what CudaUnavailable would say.
+bool cuda_available(std::string *reason = nullptr);
+
+// The shape classes of the LayerNorm kernels, chosen by row length: the first
+// three on the CPU, the last two on CUDA.
+enum class LayerNormRowClass { long_rows, short_rows, split_rows, warp_per_row, block_per_row };
+LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device = Device::cpu);
 
 namespace testing {
-// Forces the LayerNorm row class for every row length (nullopt: by length),
-// so that tests can run each variant on every shape.
+// Forces the LayerNorm row class of its device for every row length
+// (nullopt: by length), so that tests can run each variant on every shape.
 void force_layer_norm_row_class(std::optional<LayerNormRowClass> row_class);
 }  // namespace testing
 

@@ -1,0 +1,11 @@
+#pragma once
+
+#include "schedules/batch_norm_forward_schedule.h"
+
+namespace normgen::cuda {
+
+void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
+                                 const Halide::Target &target,
+                                 const BatchNormForwardKnobs &knobs);
+
+}  // namespace normgen::cuda

@@ -1,0 +1,62 @@
+// Reduction schedules shared by the CUDA kernels.
+#pragma once
+
+#include "Halide.h"
+
+namespace normgen::cuda {
+
+// Schedules f(group...) += g(over, group...) for one block of GPU threads
+// per group (or per `group_threads` groups): `threads` threads each sum the
+// elements over = thread, thread + threads, ... (consecutive threads read
+// consecutive elements: coalesced) into a partial sum in shared memory;
+// then 32 threads fold those to 32, and one thread adds the 32. Each level
+// runs at `at`, a block-level loop of the consumer; the group dimensions
+// that remain there (`group_threads`, e.g. the rows of one block) get
+// their own threads.
+inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Halide::LoopLevel &at,
+                            int threads, const std::vector<Halide::Var> &group_threads = {}) {
+    using namespace Halide;
+    const int warp = 32;
+    RVar run("run"), thread("thread");
+    Var partial_thread("partial_thread");
+    Func partial = f.update()
+                       .split(over, run, thread, threads, TailStrategy::GuardWithIf)
+                       .rfactor(thread, partial_thread);
+    if (group_threads.size() > 1) {
+        throw CompileError("block_reduction takes at most one group dimension on threads");
+    }
+    auto on_threads = [&](Stage stage, const Var &inner) {
+        if (group_threads.empty()) {
+            stage.gpu_threads(inner);
+        } else {
+            stage.gpu_threads(inner, group_threads[0]);
+        }
+    };
+    f.compute_at(at);
+    Func partial_consumer = f;
+    if (threads > warp) {
+        // Thread w of the fold adds partials w, w + 32, ...: no two threads
+        // of the warp read the same shared-memory bank.
+        RVar fold_run("fold_run"), fold_lane("fold_lane");
+        Var lane("lane");
+        Func folded = f.update()
+                          .split(thread, fold_run, fold_lane, warp, TailStrategy::GuardWithIf)
+                          .rfactor(fold_lane, lane);
+        folded.compute_at(at);
+        on_threads(folded, lane);
+        on_threads(folded.update(), lane);
+        partial_consumer = folded;
+    }
+    // Each thread accumulates in a register; only its final partial sum
+    // goes to shared memory (the copy), where the other threads read it.
+    Func shared_partial = partial.in(partial_consumer);
+    shared_partial.compute_at(at);
+    on_threads(shared_partial, partial_thread);
+    partial.compute_at(shared_partial, partial_thread);
+    if (!group_threads.empty()) {
+        f.gpu_threads(group_threads[0]);
+        f.update().gpu_threads(group_threads[0]);
+    }
+}
+
+}  // namespace normgen::cuda
