@@ -1,11 +1,15 @@
-// The runner of normgen_kernel_tests. CTest runs every test once per CPU
-// variant, forced through NORMGEN_CPU_VARIANT; on a CPU that cannot run the
-// forced variant the runner reports a skip (exit code 77, the tests'
-// SKIP_RETURN_CODE) rather than a failure. Listing the tests must work on
-// every CPU, because catch_discover_tests lists them at build time.
+// The runner of the kernel test programs. CTest runs every test once per CPU
+// variant, forced through NORMGEN_CPU_VARIANT, and the device tests also on
+// CUDA (NORMGEN_TEST_DEVICE=cuda). Where the CPU cannot run the forced
+// variant, or CUDA cannot run, the runner reports a skip (exit code 77, the
+// tests' SKIP_RETURN_CODE) with the reason rather than a failure. Listing
+// the tests must work everywhere, because catch_discover_tests lists them
+// at build time.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 #include <normgen/normgen.hpp>
+
+#include "device_memory.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -41,6 +45,13 @@ int main(int argc, char *argv[]) {
                       << " variant (it supports: " << supported_list << ")\n";
             return kSkipReturnCode;
         }
+    }
+    const char *device = std::getenv("NORMGEN_TEST_DEVICE");
+    std::string reason;
+    if (device && std::string(device) == "cuda" && !only_listing(session.configData()) &&
+        !normgen::testing::device_usable(normgen::Device::cuda, &reason)) {
+        std::cout << "SKIPPED: no GPU test can run here: " << reason << "\n";
+        return kSkipReturnCode;
     }
     return session.run();
 }

@@ -1,0 +1,326 @@
+// Every kernel in every dtype on one device against the float64 reference.
+// CTest runs this program on the CPU once per CPU variant (forced through
+// NORMGEN_CPU_VARIANT) and once on CUDA (NORMGEN_TEST_DEVICE=cuda), which
+// skips with the reason where CUDA cannot run. kernel_tests.cpp covers the
+// float32 CPU kernels in depth; this file covers what each dtype and device
+// adds: conversions in and out, float32 statistics, the CUDA schedules.
+//
+// Inputs are rounded to the dtype first, and the reference runs on the
+// rounded values, so that the tolerance only has to cover the kernel's own
+// float32 arithmetic and the rounding of its output.
+
+#include <catch2/catch.hpp>
+#include <normgen/normgen.hpp>
+
+#include "device_memory.hpp"
+#include "expect_close.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using normgen::Device;
+using normgen::DType;
+using normgen::LayerNormRowClass;
+using normgen::MemoryFormat;
+using normgen::TensorView;
+using normgen::testing::DeviceMemory;
+namespace ref = normgen::reference;
+
+constexpr double kEps = 1e-5;
+
+Device device_under_test() {
+    const char *device = std::getenv("NORMGEN_TEST_DEVICE");
+    return device && std::string(device) == "cuda" ? Device::cuda : Device::cpu;
+}
+
+// ---- Element types -------------------------------------------------------------
+
+size_t element_size(DType dtype) { return dtype == DType::float32 ? 4 : 2; }
+
+uint16_t to_bfloat16(float value) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, 4);
+    if (value != value) return 0x7FC0;
+    return static_cast<uint16_t>((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+
+float from_bfloat16(uint16_t stored) {
+    const uint32_t bits = static_cast<uint32_t>(stored) << 16;
+    float value;
+    std::memcpy(&value, &bits, 4);
+    return value;
+}
+
+// `values` in dtype's memory representation.
+std::vector<uint8_t> encode(const std::vector<float> &values, DType dtype) {
+    std::vector<uint8_t> bytes(values.size() * element_size(dtype));
+    for (size_t i = 0; i < values.size(); ++i) {
+        uint8_t *at = &bytes[i * element_size(dtype)];
+        if (dtype == DType::float32) {
+            std::memcpy(at, &values[i], 4);
+        } else if (dtype == DType::float16) {
+            const _Float16 half = static_cast<_Float16>(values[i]);
+            std::memcpy(at, &half, 2);
+        } else {
+            const uint16_t stored = to_bfloat16(values[i]);
+            std::memcpy(at, &stored, 2);
+        }
+    }
+    return bytes;
+}
+
+std::vector<float> decode(const std::vector<uint8_t> &bytes, DType dtype) {
+    std::vector<float> values(bytes.size() / element_size(dtype));
+    for (size_t i = 0; i < values.size(); ++i) {
+        const uint8_t *at = &bytes[i * element_size(dtype)];
+        if (dtype == DType::float32) {
+            std::memcpy(&values[i], at, 4);
+        } else if (dtype == DType::float16) {
+            _Float16 half;
+            std::memcpy(&half, at, 2);
+            values[i] = static_cast<float>(half);
+        } else {
+            uint16_t stored;
+            std::memcpy(&stored, at, 2);
+            values[i] = from_bfloat16(stored);
+        }
+    }
+    return values;
+}
+
+// The values dtype can hold nearest to `values`.
+std::vector<float> rounded(const std::vector<float> &values, DType dtype) {
+    return decode(encode(values, dtype), dtype);
+}
+
+// The tolerance of an output stored in dtype: PyTorch's for float32, and
+// for 16-bit outputs twice the relative rounding of the format (float16
+// keeps 11 significant bits, bfloat16 8).
+struct Tolerance {
+    double atol, rtol;
+};
+Tolerance output_tolerance(DType dtype) {
+    switch (dtype) {
+    case DType::float32: return {1e-5, 1e-3};
+    case DType::float16: return {2e-3, 2e-3};
+    case DType::bfloat16: return {1.6e-2, 1.6e-2};
+    }
+    return {0, 0};
+}
+// Statistics are float32 whatever the dtype.
+constexpr Tolerance kStatistics{1e-5, 1e-3};
+
+DType generate_dtype() { return GENERATE(DType::float32, DType::float16, DType::bfloat16); }
+
+// A tensor on the device under test, filled from host values.
+struct DeviceTensor {
+    DeviceTensor(const std::vector<float> &values, DType dtype, std::vector<int64_t> shape,
+                 MemoryFormat format = MemoryFormat::contiguous)
+        : dtype(dtype), memory(device_under_test(), values.size() * element_size(dtype)),
+          view(TensorView::of(memory.data(), dtype, device_under_test(), std::move(shape), format)) {
+        const std::vector<uint8_t> bytes = encode(values, dtype);
+        memory.upload(bytes.data(), bytes.size());
+    }
+    std::vector<float> values() const {
+        std::vector<uint8_t> bytes(static_cast<size_t>(view.numel()) * element_size(dtype));
+        memory.download(bytes.data(), bytes.size());
+        return decode(bytes, dtype);
+    }
+    DType dtype;
+    DeviceMemory memory;
+    TensorView view;
+};
+
+// Output memory starts as this value, so that a skipped element never
+// passes for a correct one.
+constexpr float kSentinel = 12345.0f;
+
+std::vector<float> sentinels(int64_t count) { return std::vector<float>(count, kSentinel); }
+
+// ---- LayerNorm -----------------------------------------------------------------
+
+std::vector<LayerNormRowClass> row_classes_of(Device device) {
+    if (device == Device::cuda) {
+        return {LayerNormRowClass::warp_per_row, LayerNormRowClass::block_per_row};
+    }
+    return {LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
+            LayerNormRowClass::split_rows};
+}
+
+class ForcedRowClass {
+public:
+    explicit ForcedRowClass(LayerNormRowClass row_class) {
+        normgen::testing::force_layer_norm_row_class(row_class);
+    }
+    ~ForcedRowClass() { normgen::testing::force_layer_norm_row_class(std::nullopt); }
+    ForcedRowClass(const ForcedRowClass &) = delete;
+    ForcedRowClass &operator=(const ForcedRowClass &) = delete;
+};
+
+void check_layer_norm(int64_t rows, int64_t row_length, DType dtype, bool has_weight,
+                      bool has_bias, uint32_t seed) {
+    INFO("rows " << rows << " x " << row_length << ", " << normgen::to_string(dtype)
+                 << (has_weight ? ", weight" : "") << (has_bias ? ", bias" : ""));
+    const std::vector<float> input = rounded(ref::random_normal(rows * row_length, seed), dtype);
+    const std::vector<float> weight = rounded(ref::random_normal(row_length, seed + 1), dtype);
+    const std::vector<float> bias = rounded(ref::random_normal(row_length, seed + 2), dtype);
+    DeviceTensor input_tensor(input, dtype, {rows, row_length});
+    DeviceTensor weight_tensor(weight, dtype, {row_length});
+    DeviceTensor bias_tensor(bias, dtype, {row_length});
+    DeviceTensor output(sentinels(rows * row_length), dtype, {rows, row_length});
+    DeviceTensor mean(sentinels(rows), DType::float32, {rows});
+    DeviceTensor rstd(sentinels(rows), DType::float32, {rows});
+
+    const Device device = device_under_test();
+    normgen::testing::TestStream stream(device);
+    {
+        normgen::CudaStreamGuard on_stream(stream.get());
+        normgen::layer_norm(input_tensor.view, {row_length},
+                            has_weight ? &weight_tensor.view : nullptr,
+                            has_bias ? &bias_tensor.view : nullptr, kEps, output.view, &mean.view,
+                            &rstd.view);
+    }
+    normgen::testing::synchronize(device, stream.get());
+
+    const std::vector<double> weight64 = ref::to_double(weight), bias64 = ref::to_double(bias);
+    const ref::LayerNormResult expected = ref::layer_norm_reference(
+        ref::to_double(input), rows, row_length, has_weight ? &weight64 : nullptr,
+        has_bias ? &bias64 : nullptr, kEps);
+    const Tolerance tolerance = output_tolerance(dtype);
+    {
+        INFO("y");
+        ref::expect_close(output.values(), expected.y, tolerance.atol, tolerance.rtol);
+    }
+    {
+        INFO("mean and rstd");
+        ref::expect_close(mean.values(), expected.mean, kStatistics.atol, kStatistics.rtol);
+        ref::expect_close(rstd.values(), expected.rstd, kStatistics.atol, kStatistics.rtol);
+    }
+}
+
+TEST_CASE("LayerNorm matches the reference in every dtype, row class and affine mode") {
+    const Device device = device_under_test();
+    const DType dtype = generate_dtype();
+    for (LayerNormRowClass row_class : row_classes_of(device)) {
+        const ForcedRowClass forced(row_class);
+        INFO("row class " << static_cast<int>(row_class));
+        for (int64_t row_length : {1, 3, 17, 31, 100, 1023, 1025, 4097}) {
+            // Many short rows, so that row blocks end part-full.
+            const int64_t rows = row_length < 100 ? 67 : 5;
+            for (auto [has_weight, has_bias] :
+                 {std::pair{true, true}, std::pair{true, false}, std::pair{false, false}}) {
+                check_layer_norm(rows, row_length, dtype, has_weight, has_bias,
+                                 static_cast<uint32_t>(row_length));
+            }
+        }
+    }
+}
+
+TEST_CASE("LayerNorm chooses a row class of the tensors' device") {
+    const Device device = device_under_test();
+    const std::vector<LayerNormRowClass> classes = row_classes_of(device);
+    for (int64_t row_length : {1, 16, 64, 1024, 1025, 65536}) {
+        const LayerNormRowClass chosen = normgen::layer_norm_row_class(row_length, device);
+        CHECK(std::find(classes.begin(), classes.end(), chosen) != classes.end());
+    }
+}
+
+TEST_CASE("LayerNorm with a bias and no weight in every dtype") {
+    // The kernels then scale by a weight of ones the call makes itself (on
+    // CUDA, scratch filled on the call's stream).
+    check_layer_norm(7, 33, generate_dtype(), false, true, 5);
+}
+
+// ---- BatchNorm -----------------------------------------------------------------
+
+void check_batch_norm(const std::vector<int64_t> &shape, MemoryFormat format, DType dtype,
+                      bool affine, uint32_t seed) {
+    INFO("shape " << ::Catch::Detail::stringify(shape) << ", "
+                  << (format == MemoryFormat::contiguous ? "contiguous" : "channels_last") << ", "
+                  << normgen::to_string(dtype) << (affine ? ", affine" : ", no affine"));
+    const int64_t channels = shape[1];
+    const int64_t count = ref::element_count(shape);
+    const std::vector<float> weight = rounded(ref::random_normal(channels, seed + 1), dtype);
+    const std::vector<float> bias = rounded(ref::random_normal(channels, seed + 2), dtype);
+    std::vector<float> running_mean = ref::random_normal(channels, seed + 3);
+    std::vector<float> running_var = ref::random_normal(channels, seed + 4);
+    for (float &var : running_var) var = 0.5f + var * var;
+    ref::RunningStatistics reference_running{ref::to_double(running_mean),
+                                             ref::to_double(running_var), 0};
+
+    DeviceTensor weight_tensor(weight, dtype, {channels});
+    DeviceTensor bias_tensor(bias, dtype, {channels});
+    DeviceTensor running_mean_tensor(running_mean, DType::float32, {channels});
+    DeviceTensor running_var_tensor(running_var, DType::float32, {channels});
+    const std::vector<double> weight64 = ref::to_double(weight), bias64 = ref::to_double(bias);
+    const Device device = device_under_test();
+    normgen::testing::TestStream stream(device);
+    const Tolerance tolerance = output_tolerance(dtype);
+
+    // A training step (batch statistics, running statistics updated), then
+    // an inference step on the updated running statistics.
+    for (bool training : {true, false}) {
+        INFO((training ? "training" : "inference"));
+        const std::vector<float> input =
+            rounded(ref::random_normal(count, seed + (training ? 5 : 6)), dtype);
+        const std::vector<float> input_memory =
+            format == MemoryFormat::channels_last ? ref::logical_to_channels_last(input, shape)
+                                                  : input;
+        DeviceTensor input_tensor(input_memory, dtype, shape, format);
+        DeviceTensor output(sentinels(count), dtype, shape, format);
+        DeviceTensor save_mean(sentinels(channels), DType::float32, {channels});
+        DeviceTensor save_invstd(sentinels(channels), DType::float32, {channels});
+        {
+            normgen::CudaStreamGuard on_stream(stream.get());
+            normgen::batch_norm(input_tensor.view, &running_mean_tensor.view,
+                                &running_var_tensor.view, affine ? &weight_tensor.view : nullptr,
+                                affine ? &bias_tensor.view : nullptr, training, 0.1, kEps,
+                                output.view, nullptr, training ? &save_mean.view : nullptr,
+                                training ? &save_invstd.view : nullptr);
+        }
+        normgen::testing::synchronize(device, stream.get());
+
+        const ref::BatchNormResult expected = ref::batch_norm_reference(
+            ref::to_double(input), shape, &reference_running, affine ? &weight64 : nullptr,
+            affine ? &bias64 : nullptr, training, 0.1, kEps);
+        std::vector<float> y = output.values();
+        if (format == MemoryFormat::channels_last) y = ref::channels_last_to_logical(y, shape);
+        {
+            INFO("y");
+            ref::expect_close(y, expected.y, tolerance.atol, tolerance.rtol);
+        }
+        if (training) {
+            INFO("saved and running statistics");
+            ref::expect_close(save_mean.values(), expected.save_mean, kStatistics.atol,
+                              kStatistics.rtol);
+            ref::expect_close(save_invstd.values(), expected.save_invstd, kStatistics.atol,
+                              kStatistics.rtol);
+            ref::expect_close(running_mean_tensor.values(), reference_running.mean,
+                              kStatistics.atol, kStatistics.rtol);
+            ref::expect_close(running_var_tensor.values(), reference_running.var,
+                              kStatistics.atol, kStatistics.rtol);
+        }
+    }
+}
+
+TEST_CASE("BatchNorm matches the reference in every dtype, rank, layout and mode") {
+    const DType dtype = generate_dtype();
+    const MemoryFormat format = GENERATE(MemoryFormat::contiguous, MemoryFormat::channels_last);
+    // One shape per rank with odd sizes, and one whose channels span many
+    // chunks of the statistics in both layouts.
+    const std::vector<std::vector<int64_t>> shapes{
+        {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}, {40, 8, 33, 33}};
+    for (const auto &shape : shapes) {
+        for (bool affine : {true, false}) {
+            check_batch_norm(shape, format, dtype, affine, static_cast<uint32_t>(shape[1]));
+        }
+    }
+}
+
+}  // namespace
