@@ -184,27 +184,37 @@ TEST_CASE("layer_norm rejects null data for a tensor with elements") {
     }
 }
 
-TEST_CASE("layer_norm rejects tensors that are not float32") {
+TEST_CASE("layer_norm rejects tensors of another dtype than the input's, and 16-bit statistics") {
     LayerNormCall call;
-    SECTION("float16 input") {
+    SECTION("float16 input, float32 output") {
         call.input_view.dtype = DType::float16;
-        check_layer_norm_rejected(call, {"input", "float16", "float32"});
+        check_layer_norm_rejected(call, {"expected output", "float16", "like the input",
+                                         "got a float32 tensor"});
     }
     SECTION("bfloat16 weight") {
         call.weight_view.dtype = DType::bfloat16;
-        check_layer_norm_rejected(call, {"weight", "bfloat16", "float32"});
+        check_layer_norm_rejected(call, {"expected weight", "float32", "got a bfloat16 tensor"});
+    }
+    SECTION("float16 mean") {
+        call.mean_view.dtype = DType::float16;
+        check_layer_norm_rejected(call, {"expected mean", "float32", "statistics are float32",
+                                         "got a float16 tensor"});
+    }
+    SECTION("a dtype that does not exist") {
+        call.input_view.dtype = static_cast<DType>(7);
+        check_layer_norm_rejected(call, {"input", "dtype 7", "float32 (0), float16 (1) or bfloat16 (2)"});
     }
 }
 
-TEST_CASE("layer_norm rejects CUDA tensors on the CPU build") {
+TEST_CASE("layer_norm rejects tensors on another device than the input's") {
     LayerNormCall call;
-    SECTION("input") {
+    SECTION("input on cuda, the rest on cpu") {
         call.input_view.device = Device::cuda;
-        check_layer_norm_rejected(call, {"input", "cuda", "cpu"});
+        check_layer_norm_rejected(call, {"expected output on cuda", "got a float32 tensor on cpu"});
     }
-    SECTION("rstd") {
+    SECTION("rstd on cuda") {
         call.rstd_view.device = Device::cuda;
-        check_layer_norm_rejected(call, {"rstd", "cuda", "cpu"});
+        check_layer_norm_rejected(call, {"expected rstd on cpu", "tensor on cuda"});
     }
 }
 
@@ -392,13 +402,18 @@ TEST_CASE("batch_norm rejects an input neither contiguous nor channels-last") {
 
 TEST_CASE("batch_norm rejects a wrong dtype or device and null data or a NaN eps or momentum") {
     BatchNormCall call;
-    SECTION("float16 input") {
+    SECTION("float16 input, float32 output") {
         call.input_view.dtype = DType::float16;
-        check_batch_norm_rejected(call, {"input", "float16", "float32"});
+        check_batch_norm_rejected(call, {"expected output", "float16", "got a float32 tensor"});
+    }
+    SECTION("bfloat16 running_var") {
+        call.running_var_view.dtype = DType::bfloat16;
+        check_batch_norm_rejected(call, {"expected running_var", "float32",
+                                         "statistics are float32", "got a bfloat16 tensor"});
     }
     SECTION("running_mean on cuda") {
         call.running_mean_view.device = Device::cuda;
-        check_batch_norm_rejected(call, {"running_mean", "cuda", "cpu"});
+        check_batch_norm_rejected(call, {"expected running_mean on cpu", "tensor on cuda"});
     }
     SECTION("null weight data") {
         call.weight_view.data = nullptr;
@@ -607,6 +622,75 @@ TEST_CASE("LayerNorm row class follows the row length unless forced") {
     CHECK(normgen::layer_norm_row_class(65537) == LayerNormRowClass::short_rows);
     normgen::testing::force_layer_norm_row_class(std::nullopt);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
+
+    INFO("cuda: a warp per row up to 1024 elements, then a block; CPU classes are not forced");
+    CHECK(normgen::layer_norm_row_class(3, Device::cuda) == LayerNormRowClass::warp_per_row);
+    CHECK(normgen::layer_norm_row_class(1024, Device::cuda) == LayerNormRowClass::warp_per_row);
+    CHECK(normgen::layer_norm_row_class(1025, Device::cuda) == LayerNormRowClass::block_per_row);
+    normgen::testing::force_layer_norm_row_class(LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(3, Device::cuda) == LayerNormRowClass::warp_per_row);
+    normgen::testing::force_layer_norm_row_class(LayerNormRowClass::block_per_row);
+    CHECK(normgen::layer_norm_row_class(3, Device::cuda) == LayerNormRowClass::block_per_row);
+    CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
+    normgen::testing::force_layer_norm_row_class(std::nullopt);
+}
+
+// ---- CUDA ------------------------------------------------------------------------
+
+TEST_CASE("cuda_stream is per thread, and CudaStreamGuard restores the previous stream") {
+    int stream_a = 0, stream_b = 0;  // stand-ins: only their addresses are used
+    CHECK(normgen::cuda_stream() == nullptr);
+    {
+        normgen::CudaStreamGuard outer(&stream_a);
+        CHECK(normgen::cuda_stream() == &stream_a);
+        {
+            normgen::CudaStreamGuard inner(&stream_b);
+            CHECK(normgen::cuda_stream() == &stream_b);
+            void *other_thread_stream = &stream_a;
+            std::thread([&] { other_thread_stream = normgen::cuda_stream(); }).join();
+            CHECK(other_thread_stream == nullptr);
+        }
+        CHECK(normgen::cuda_stream() == &stream_a);
+    }
+    CHECK(normgen::cuda_stream() == nullptr);
+}
+
+TEST_CASE("Where CUDA cannot run, calls on cuda tensors say why and the CPU keeps working") {
+    std::string reason;
+    if (normgen::cuda_available(&reason)) {
+        WARN("not applicable: CUDA can run here (the GPU tests cover it)");
+        return;
+    }
+    CHECK_THAT(reason, Catch::Matchers::StartsWith("CUDA unavailable: "));
+    // Host memory labelled cuda: no call may get far enough to touch it.
+    LayerNormCall call;
+    for (TensorView *view : {&call.input_view, &call.weight_view, &call.bias_view,
+                             &call.output_view, &call.mean_view, &call.rstd_view}) {
+        view->device = Device::cuda;
+    }
+    try {
+        call();
+        FAIL_CHECK("no normgen::CudaUnavailable was thrown");
+    } catch (const normgen::CudaUnavailable &error) {
+        CHECK(std::string(error.what()) == reason);
+    }
+    CHECK(call.wrote_nothing());
+
+    BatchNormCall batch_norm_call;
+    for (TensorView *view :
+         {&batch_norm_call.input_view, &batch_norm_call.output_view,
+          &batch_norm_call.running_mean_view, &batch_norm_call.running_var_view,
+          &batch_norm_call.weight_view, &batch_norm_call.bias_view,
+          &batch_norm_call.save_mean_view, &batch_norm_call.save_invstd_view}) {
+        view->device = Device::cuda;
+    }
+    CHECK_THROWS_AS(batch_norm_call(), normgen::CudaUnavailable);
+    CHECK(batch_norm_call.wrote_nothing());
+
+    INFO("the CPU path still runs");
+    LayerNormCall cpu_call;
+    cpu_call();
+    CHECK_FALSE(cpu_call.wrote_nothing());
 }
 
 }  // namespace

@@ -258,3 +258,26 @@ TEST_CASE("C cpu_variant, set_cpu_variant and set_num_threads agree with the C++
 }
 
 }  // namespace
+
+TEST_CASE("C calls on cuda tensors where CUDA cannot run return NORMGEN_CUDA_UNAVAILABLE") {
+    if (normgen_cuda_available()) {
+        WARN("not applicable: CUDA can run here (the GPU tests cover it)");
+        return;
+    }
+    const std::string reason = last_error();
+    CHECK_THAT(reason, Catch::Matchers::StartsWith("CUDA unavailable: "));
+    const std::vector<int64_t> shape{3, 8}, normalized_shape{8};
+    std::vector<float> input = ref::random_normal(24, 16), output(24, kSentinel);
+    normgen_tensor c_input = c_tensor(input.data(), shape);
+    normgen_tensor c_output = c_tensor(output.data(), shape);
+    c_input.device = NORMGEN_CUDA;
+    c_output.device = NORMGEN_CUDA;
+    int stream = 0;
+    normgen_set_cuda_stream(&stream);
+    CHECK(normgen_cuda_stream() == &stream);
+    CHECK(normgen_layer_norm(&c_input, normalized_shape.data(), 1, nullptr, nullptr, kEps,
+                             &c_output, nullptr, nullptr) == NORMGEN_CUDA_UNAVAILABLE);
+    CHECK(last_error() == reason);
+    CHECK(output == std::vector<float>(24, kSentinel));
+    normgen_set_cuda_stream(nullptr);
+}
