@@ -1,6 +1,6 @@
-// Test memory on the device under test: plain host memory for the CPU,
-// cudaMalloc'd memory for CUDA (through the CUDA runtime API, as a user's
-// program would allocate it), with the copies in and out.
+// Test memory on the device under test: plain host memory for the CPU, GPU
+// memory in the device's primary context for CUDA (where cudaMalloc would
+// put it), with the copies in and out.
 #pragma once
 
 #include <cstddef>
