@@ -27,6 +27,9 @@ struct BatchNormForwardKnobs {
     // CUDA channels_last: chunks per block of the statistics (a thread
     // per channel and chunk).
     Halide::GeneratorParam<int> chunks_per_block{"chunks_per_block", 8, 1, 32};
+    // CUDA: loads each thread of the statistics keeps in flight (its loops
+    // unrolled so far).
+    Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
 };
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,

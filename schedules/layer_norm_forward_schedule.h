@@ -37,6 +37,8 @@ struct LayerNormForwardKnobs {
     Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
     // CUDA block_per_row: threads sharing one row.
     Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};
+    // CUDA: loads each thread keeps in flight (its loops unrolled so far).
+    Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
 };
 
 void schedule_layer_norm_forward(LayerNormForwardFuncs funcs,

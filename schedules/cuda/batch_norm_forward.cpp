@@ -58,7 +58,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         LoopLevel per_chunk(f.chunk_summary, c);
         stats.rough_mean.compute_at(per_chunk);
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            block_reduction(sum, in_chunk, per_chunk, knobs.threads_per_block);
+            block_reduction(sum, in_chunk, per_chunk, knobs.threads_per_block,
+                            knobs.loads_in_flight);
         }
     } else {
         Var channel_block("channel_block"), channel_thread("channel_thread");
@@ -73,6 +74,9 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         for (Func stat : {stats.sum_of_values, stats.rough_mean, stats.deviation_sums}) {
             stat.compute_at(per_thread);
         }
+        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+            unroll_loads(sum.update(), f.within_chunk.x, knobs.loads_in_flight);
+        }
     }
 
     // Per channel: one block combines the chunks, and every per-channel
@@ -84,7 +88,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     per_channel.compute_root().gpu_blocks(c);
     LoopLevel per_block(per_channel, c);
     for (Func sum : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
-        block_reduction(sum, f.over_chunks.x, per_block, 32);
+        block_reduction(sum, f.over_chunks.x, per_block, 32, knobs.loads_in_flight);
     }
     for (Func result : {f.shift, f.saved_mean, f.saved_invstd, f.running_mean_out,
                         f.running_var_out}) {

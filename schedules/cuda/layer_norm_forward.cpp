@@ -41,6 +41,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
             .reorder(step, thread, row_in_block, row_block)
             .gpu_blocks(row_block)
             .gpu_threads(thread, row_in_block);
+        unroll_loads(output, step, knobs.loads_in_flight);
         for (Func stat : {mean, rstd}) {
             stat.gpu_blocks(row_block).gpu_threads(row_in_block).compute_with(output, row_block);
         }
@@ -52,6 +53,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
             .reorder(step, thread, r)
             .gpu_blocks(r)
             .gpu_threads(thread);
+        unroll_loads(output, step, knobs.loads_in_flight);
         for (Func stat : {mean, rstd}) {
             stat.gpu_blocks(r).compute_with(output, r);
         }
@@ -62,7 +64,8 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
 
     GroupStatistics &stats = f.row_statistics;
     for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-        block_reduction(sum, f.over_row.x, per_block, threads_per_row, row_threads);
+        block_reduction(sum, f.over_row.x, per_block, threads_per_row, knobs.loads_in_flight,
+                        row_threads);
     }
     for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
         stat.compute_at(per_block);

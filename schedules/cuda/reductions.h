@@ -5,6 +5,15 @@
 
 namespace normgen::cuda {
 
+// Unrolls `loop` of `stage` by `loads_in_flight` (see block_reduction).
+inline void unroll_loads(Halide::Stage stage, const Halide::VarOrRVar &loop, int loads_in_flight) {
+    using namespace Halide;
+    if (loads_in_flight > 1) {
+        VarOrRVar outer(loop.name() + "_outer", loop.is_rvar), inner(loop.name() + "_inner", loop.is_rvar);
+        stage.split(loop, outer, inner, loads_in_flight, TailStrategy::GuardWithIf).unroll(inner);
+    }
+}
+
 // Schedules f(group...) += g(over, group...) for one block of GPU threads
 // per group (or per `group_threads` groups): `threads` threads each sum the
 // elements over = thread, thread + threads, ... (consecutive threads read
@@ -13,8 +22,13 @@ namespace normgen::cuda {
 // runs at `at`, a block-level loop of the consumer; the group dimensions
 // that remain there (`group_threads`, e.g. the rows of one block) get
 // their own threads.
+//
+// Each thread's loop is unrolled `loads_in_flight` times: a GPU thread
+// issues in order and waits for a load where its value is first used, so
+// an unrolled loop keeps that many loads in flight instead of one.
 inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Halide::LoopLevel &at,
-                            int threads, const std::vector<Halide::Var> &group_threads = {}) {
+                            int threads, int loads_in_flight,
+                            const std::vector<Halide::Var> &group_threads = {}) {
     using namespace Halide;
     const int warp = 32;
     RVar run("run"), thread("thread");
@@ -53,6 +67,7 @@ inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Hali
     shared_partial.compute_at(at);
     on_threads(shared_partial, partial_thread);
     partial.compute_at(shared_partial, partial_thread);
+    unroll_loads(partial.update(), run, loads_in_flight);
     if (!group_threads.empty()) {
         f.gpu_threads(group_threads[0]);
         f.update().gpu_threads(group_threads[0]);
