@@ -225,8 +225,8 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     if (has_running_stats) {
         factor = momentum ? *momentum : 1.0 / static_cast<double>(*num_batches_tracked + 1);
     }
-    per_channel_buffer(saved_mean_buffer, save_mean, DType::float32, Fill::zeros);
-    per_channel_buffer(saved_invstd_buffer, save_invstd, DType::float32, Fill::zeros);
+    per_channel_buffer(saved_mean_buffer, save_mean, DType::float32, Fill::unset);
+    per_channel_buffer(saved_invstd_buffer, save_invstd, DType::float32, Fill::unset);
     // The running statistics are updated in place: the kernel reads each
     // channel's old value before it writes the new one.
     KernelBuffer running_mean_out(running_mean_buffer->data(), channel_dims, DType::float32, device);

@@ -80,7 +80,7 @@ KernelBuffer::KernelBuffer(const KernelDims &dims, DType dtype, Device device, F
     buffer_.host = owned_.data();
     check_kernel_status(halide_device_malloc(nullptr, &buffer_, halide_cuda_device_interface()),
                         "halide_device_malloc");
-    fill_device_memory(buffer_.device, count, dtype, bits);
+    if (fill != Fill::unset) fill_device_memory(buffer_.device, count, dtype, bits);
 }
 
 const void *KernelBuffer::data() const {

@@ -17,7 +17,8 @@ namespace normgen::detail {
 // Dimensions innermost first, as {extent, stride} in elements.
 using KernelDims = std::vector<std::pair<int64_t, int64_t>>;
 
-enum class Fill { zeros, ones };
+// What scratch memory starts as: `unset` for outputs the kernel writes whole.
+enum class Fill { unset, zeros, ones };
 
 // A halide_buffer_t (at most 4 dimensions). Device::cuda buffers exist only
 // inside a CudaCall.
@@ -26,7 +27,7 @@ public:
     // Over existing memory: host memory, or a wrapped device pointer.
     KernelBuffer(const void *data, const KernelDims &dims, DType dtype = DType::float32,
                  Device device = Device::cpu);
-    // Over memory of its own, filled: for absent parameters (weight ones,
+    // Over memory of its own, as `fill` says: for absent parameters (weight ones,
     // bias zeros) and unwanted outputs. On cuda, device memory from Halide's
     // allocation cache, filled asynchronously on the call's stream.
     KernelBuffer(const KernelDims &dims, DType dtype, Device device, Fill fill);

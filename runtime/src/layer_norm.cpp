@@ -177,24 +177,26 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     std::optional<KernelBuffer> weight_buffer, bias_buffer, mean_buffer, rstd_buffer;
     // torch allows a bias without a weight; the kernels scale before they
     // shift, so that case runs the weight-and-bias kernel with weight 1.
-    // Inputs an affine mode does not read get one element of scratch.
+    // An input the affine mode does not read still needs a buffer: one
+    // element of the input stands in.
+    const detail::KernelDims unread{{1, 1}};
     if (weight != nullptr) {
         weight_buffer.emplace(weight->data, per_element, dtype, device);
     } else if (bias != nullptr) {
         weight_buffer.emplace(per_element, dtype, device, Fill::ones);
     } else {
-        weight_buffer.emplace(detail::KernelDims{{1, 1}}, dtype, device, Fill::zeros);
+        weight_buffer.emplace(input.data, unread, dtype, device);
     }
     if (bias != nullptr) {
         bias_buffer.emplace(bias->data, per_element, dtype, device);
     } else {
-        bias_buffer.emplace(detail::KernelDims{{1, 1}}, dtype, device, Fill::zeros);
+        bias_buffer.emplace(input.data, unread, dtype, device);
     }
     for (auto [stats, buffer] : {std::pair{mean, &mean_buffer}, std::pair{rstd, &rstd_buffer}}) {
         if (stats != nullptr) {
             buffer->emplace(stats->data, per_row, DType::float32, device);
         } else {
-            buffer->emplace(per_row, DType::float32, device, Fill::zeros);
+            buffer->emplace(per_row, DType::float32, device, Fill::unset);
         }
     }
     KernelBuffer input_buffer(input.data, matrix, dtype, device);
