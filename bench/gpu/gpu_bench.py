@@ -65,7 +65,7 @@ class NormgenError(RuntimeError):
 
 
 def dtype_name(tensor):
-    """"float32" for torch.float32: the name of the records and NORMGEN_DTYPES."""
+    """The name of the records and NORMGEN_DTYPES: float32 for torch.float32."""
     return str(tensor.dtype).split(".")[-1]
 
 
@@ -157,12 +157,11 @@ class Normgen:
 
 EPS = 1e-5
 MOMENTUM = 0.1
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 MIB = 1 << 20
-IMPLS = ("normgen", "torch-cuda", "limit")
 # (atol, rtol) on y, as in the CPU benchmark for float32; bfloat16 keeps 8
 # significant bits, so its output alone is off by up to 2^-9 relative.
-Y_TOLERANCE = {"float32": (1e-4, 1e-4), "bfloat16": (2e-2, 2e-2), "float16": (2e-3, 2e-3)}
+Y_TOLERANCE = {"float32": (1e-4, 1e-4), "bfloat16": (2e-2, 2e-2)}
 STATS_TOLERANCE = (1e-4, 1e-3)  # mean, rstd, save_*, running_*: always float32
 
 LAYER_NORM_SHAPES = ((16384, 1024), (16384, 2048), (4096, 8192), (8192, 4096), (65536, 256))
@@ -220,6 +219,16 @@ class Prepared:
     """A workload's tensors behind its timed calls."""
     calls: dict  # impl -> a call, as timed
     check: object  # () -> ([normgen's wrong results], [torch's]), each a line
+
+
+def torch_sanity(compare_torch, calls):
+    """compare_torch()'s lines. Where torch raises instead, that is the line,
+    and torch-cuda leaves the timed calls: normgen's timing is still wanted."""
+    try:
+        return compare_torch()
+    except Exception as error:
+        del calls["torch-cuda"]
+        return [f"torch-cuda raised {type(error).__name__}: {error}"]
 
 
 def random_tensor(shape, dtype, device, generator, channels_last=False):
@@ -307,11 +316,12 @@ def prepare_layer_norm(workload, normgen, device):
         wrong = compare_all([("normgen y", y, expected_y, y_tolerance),
                              ("normgen mean", mean, expected_mean, STATS_TOLERANCE),
                              ("normgen rstd", rstd, expected_rstd, STATS_TOLERANCE)])
-        torch_wrong = compare_all([("torch-cuda y", torch_call(), expected_y, y_tolerance)])
+        torch_wrong = torch_sanity(
+            lambda: compare_all([("torch-cuda y", torch_call(), expected_y, y_tolerance)]), calls)
         return wrong, torch_wrong
 
-    return Prepared({"normgen": normgen_call, "torch-cuda": torch_call,
-                     "limit": lambda: copy.copy_(x)}, check)
+    calls = {"normgen": normgen_call, "torch-cuda": torch_call, "limit": lambda: copy.copy_(x)}
+    return Prepared(calls, check)
 
 
 def batch_norm_reference(x, weight, bias, running_mean, running_var, training):
@@ -390,15 +400,14 @@ def prepare_batch_norm(workload, normgen, device):
         if not training and not (torch.equal(running_mean, initial_mean)
                                  and torch.equal(running_var, initial_var)):
             wrong.append("normgen running statistics: changed in inference mode")
-        torch_y = torch_call()
-        torch_wrong = compare_all([
-            ("torch-cuda y", torch_y, expected_y, y_tolerance),
+        torch_wrong = torch_sanity(lambda: compare_all([
+            ("torch-cuda y", torch_call(), expected_y, y_tolerance),
             ("torch-cuda running_mean", torch_mean, expected_running_mean, STATS_TOLERANCE),
-            ("torch-cuda running_var", torch_var, expected_running_var, STATS_TOLERANCE)])
+            ("torch-cuda running_var", torch_var, expected_running_var, STATS_TOLERANCE)]), calls)
         return wrong, torch_wrong
 
-    return Prepared({"normgen": normgen_call, "torch-cuda": torch_call,
-                     "limit": lambda: copy.copy_(x)}, check)
+    calls = {"normgen": normgen_call, "torch-cuda": torch_call, "limit": lambda: copy.copy_(x)}
+    return Prepared(calls, check)
 
 
 def prepare(workload, normgen, device):
@@ -461,7 +470,7 @@ def time_interleaved(calls, timer):
     burst_calls = {}
     for impl, call in calls.items():
         per_call_ms = warm_up(call, timer)
-        burst_calls[impl] = max(MIN_BURST_CALLS, round(BURST_MS / max(per_call_ms, 1e-6)))
+        burst_calls[impl] = max(MIN_BURST_CALLS, round(BURST_MS / per_call_ms))
     gpu_samples = {impl: [] for impl in calls}
     host_samples = {impl: [] for impl in calls}
     for _ in range(ROUNDS):
@@ -546,6 +555,12 @@ def fmt_percent(value):
     return ABSENT if value is None else f"{100 * value:.1f}%"
 
 
+def fmt_speedup(value):
+    # One more decimal than the tables, so that 1.296 against a bound of 1.3
+    # does not read "1.30x: FAIL".
+    return ABSENT if value is None else f"{value:.3f}x"
+
+
 def check_cell(result):
     if result.wrong:
         return "WRONG"
@@ -597,9 +612,10 @@ def target(title, results, conditions):
     for result in results:
         values = [(condition, condition.value(result)) for condition in conditions]
         if any(value is None or value < condition.bound for condition, value in values):
-            failing.append(f"  - {result.workload.label}: " + (", ".join(
-                f"{condition.fmt(value)} {condition.name}" for condition, value in values)
-                if result.timings else "not timed (wrong result)"))
+            measured = ", ".join(f"{condition.fmt(value)} {condition.name}"
+                                 for condition, value in values)
+            failing.append(f"  - {result.workload.label}: "
+                           + (measured if result.timings else "not timed (wrong result)"))
     worst = []
     for condition in conditions:
         measured = [(condition.value(r), r) for r in results if condition.value(r) is not None]
@@ -607,14 +623,15 @@ def target(title, results, conditions):
             value, result = min(measured, key=lambda pair: pair[0])
             worst.append(f"worst {condition.fmt(value)} {condition.name} ({result.workload.label})")
     status = "FAIL" if failing else "PASS"
-    return [f"- **{status}** {title}, {len(results)} case{'s' if len(results) != 1 else ''}: " + "; ".join(worst or ["nothing timed"])] + failing
+    cases = f"{len(results)} case{'s' if len(results) != 1 else ''}"
+    return [f"- **{status}** {title}, {cases}: " + "; ".join(worst or ["nothing timed"])] + failing
 
 
 def targets(results):
     copy = Condition("of copy bandwidth", lambda r: r.copy_fraction, 0.85, fmt_percent)
-    layer_norm_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.3, lambda v: f"{v:.3f}x")
-    batch_norm_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.5, lambda v: f"{v:.3f}x")
-    any_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.0, lambda v: f"{v:.3f}x")
+    layer_norm_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.3, fmt_speedup)
+    batch_norm_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.5, fmt_speedup)
+    any_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.0, fmt_speedup)
     layer_norm = [r for r in results if r.workload.op == "layer_norm"]
     training = [r for r in results if r.workload.op == "batch_norm" and r.workload.mode == "training"]
     return (target("LayerNorm forward, bfloat16 and float32: >= 85% of copy bandwidth and "
@@ -628,8 +645,8 @@ def failure_lines(results):
     lines = []
     for result in results:
         lines += [f"- {result.workload.label}: {line}" for line in result.wrong]
-        lines += [f"- {result.workload.label} (sanity, the reference or tolerance is suspect): {line}"
-                  for line in result.torch_wrong]
+        lines += [f"- {result.workload.label}, torch-cuda sanity check (the reference, the "
+                  f"tolerance or torch is off): {line}" for line in result.torch_wrong]
     return lines
 
 
@@ -757,7 +774,6 @@ def main(argv):
         for index, workload in enumerate(workloads, 1):
             results.append(run_workload(workload, normgen, timer))
             print(progress_line(started, index, len(workloads), results[-1]))
-            torch.cuda.empty_cache()  # the next workload's float64 reference needs the room
 
     os.makedirs(arguments.out, exist_ok=True)
     json_path = os.path.join(arguments.out, "gpu_results.json")
@@ -771,9 +787,14 @@ def main(argv):
         file.write("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))
     print(f"\nwrote {json_path} and {md_path} in {time.perf_counter() - started:.1f} s")
-    all_right = not any(r.wrong or r.torch_wrong for r in results)
-    print("gpu_bench: every correctness check passed" if all_right
-          else "gpu_bench: FAILED: some results are wrong (see Correctness)")
+    # torch is the anchor, not the code under test: where it misses the
+    # float64 result (its own rounding order in 16-bit types, say) that is
+    # reported, but only normgen's results decide the exit status.
+    if any(r.torch_wrong for r in results):
+        print("gpu_bench: note: torch-cuda missed the float64 result somewhere (see Correctness)")
+    all_right = not any(r.wrong for r in results)
+    print("gpu_bench: every normgen result matched the float64 reference" if all_right
+          else "gpu_bench: FAILED: some normgen results are wrong (see Correctness)")
     return 0 if all_right else 1
 
 
