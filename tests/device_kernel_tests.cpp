@@ -14,6 +14,7 @@
 
 #include "device_memory.hpp"
 #include "expect_close.hpp"
+#include "forced_row_class.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -29,6 +30,7 @@ using normgen::DType;
 using normgen::LayerNormRowClass;
 using normgen::MemoryFormat;
 using normgen::TensorView;
+using normgen::testing::ForcedRowClass;
 using normgen::testing::DeviceMemory;
 namespace ref = normgen::reference;
 
@@ -152,16 +154,6 @@ std::vector<LayerNormRowClass> row_classes_of(Device device) {
     return {LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
             LayerNormRowClass::split_rows};
 }
-
-class ForcedRowClass {
-public:
-    explicit ForcedRowClass(LayerNormRowClass row_class) {
-        normgen::testing::force_layer_norm_row_class(row_class);
-    }
-    ~ForcedRowClass() { normgen::testing::force_layer_norm_row_class(std::nullopt); }
-    ForcedRowClass(const ForcedRowClass &) = delete;
-    ForcedRowClass &operator=(const ForcedRowClass &) = delete;
-};
 
 void check_layer_norm(int64_t rows, int64_t row_length, DType dtype, bool has_weight,
                       bool has_bias, uint32_t seed) {

@@ -12,6 +12,7 @@
 #include <normgen/normgen.hpp>
 
 #include "expect_close.hpp"
+#include "forced_row_class.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +28,7 @@ namespace {
 using normgen::LayerNormRowClass;
 using normgen::MemoryFormat;
 using normgen::TensorView;
+using normgen::testing::ForcedRowClass;
 namespace ref = normgen::reference;
 
 constexpr double kAtol = 1e-5;
@@ -92,18 +94,6 @@ std::string describe(const std::vector<int64_t> &shape) {
     text << "]";
     return text.str();
 }
-
-// Forces a LayerNorm row class while alive, so that no test, failing or
-// not, leaves the next one on a forced class.
-class ForcedRowClass {
-public:
-    explicit ForcedRowClass(LayerNormRowClass row_class) {
-        normgen::testing::force_layer_norm_row_class(row_class);
-    }
-    ~ForcedRowClass() { normgen::testing::force_layer_norm_row_class(std::nullopt); }
-    ForcedRowClass(const ForcedRowClass &) = delete;
-    ForcedRowClass &operator=(const ForcedRowClass &) = delete;
-};
 
 // Sets the kernels' thread count while alive, then restores the default of
 // one thread per core.

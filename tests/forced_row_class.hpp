@@ -1,0 +1,20 @@
+// Test-scoped settings of the runtime, undone however a test ends, so that
+// no test leaves the next one on a forced setting.
+#pragma once
+
+#include <normgen/normgen.hpp>
+
+#include <optional>
+
+namespace normgen::testing {
+
+// Forces a LayerNorm row class while alive.
+class ForcedRowClass {
+public:
+    explicit ForcedRowClass(LayerNormRowClass row_class) { force_layer_norm_row_class(row_class); }
+    ~ForcedRowClass() { force_layer_norm_row_class(std::nullopt); }
+    ForcedRowClass(const ForcedRowClass &) = delete;
+    ForcedRowClass &operator=(const ForcedRowClass &) = delete;
+};
+
+}  // namespace normgen::testing
