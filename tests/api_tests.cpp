@@ -429,6 +429,15 @@ TEST_CASE("batch_norm rejects a wrong dtype or device and null data or a NaN eps
     }
 }
 
+TEST_CASE("batch_norm on cuda rejects more channels than a grid column holds") {
+    // Validation comes before CUDA is touched, so this holds without a GPU.
+    std::vector<float> memory(2 * 70000);
+    const TensorView input = TensorView::of(memory.data(), DType::float32, Device::cuda, {2, 70000});
+    check_rejected([&] {
+        normgen::batch_norm(input, nullptr, nullptr, nullptr, nullptr, true, 0.1, 1e-5, input);
+    }, {"at most 65535 channels", "[2, 70000]"});
+}
+
 TEST_CASE("batch_norm rejects an output that overlaps its input or running statistics") {
     BatchNormCall call;
     const std::vector<float> input_before = call.input;

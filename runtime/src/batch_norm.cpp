@@ -150,6 +150,12 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
     detail::check_eps(eps);
     detail::check_int32_indexable(input, "input");
     detail::check_cuda_addressable(input, "input");
+    // The CUDA kernels give each channel a row of blocks (grid y).
+    constexpr int64_t cuda_channel_limit = 65535;
+    if (input.device == Device::cuda && input.shape.size() >= 2 && input.shape[1] > cuda_channel_limit) {
+        fail("batch_norm on cuda takes at most " + std::to_string(cuda_channel_limit) +
+             " channels, got input of shape " + format_shape(input.shape));
+    }
     // The running statistics are read and written in place.
     detail::check_written_apart({{&output, "output"},
                                  {save_mean, "save_mean"},

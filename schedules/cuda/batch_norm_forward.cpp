@@ -54,8 +54,10 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
             sum.update().fuse(f.within_chunk.x, f.within_chunk.y, in_chunk);
         }
-        f.chunk_summary.compute_root().gpu_blocks(c, k);
-        LoopLevel per_chunk(f.chunk_summary, c);
+        // Chunks along x (up to 2^31 blocks), channels along y (up to 65535,
+        // which the runtime checks).
+        f.chunk_summary.compute_root().reorder(k, c).gpu_blocks(k, c);
+        LoopLevel per_chunk(f.chunk_summary, k);
         stats.rough_mean.compute_at(per_chunk);
         for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
             block_reduction(sum, in_chunk, per_chunk, knobs.threads_per_block,
