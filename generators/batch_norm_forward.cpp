@@ -19,11 +19,10 @@
 // and one shift per channel, so each element costs one multiply-add. That is
 // why affine=False needs no variant: the runtime passes weight 1 and bias 0.
 
-#include <functional>
-
 #include "Halide.h"
 #include "element_types.h"
 #include "batch_norm_forward.h"
+#include "channel_chunks.h"
 #include "schedules/batch_norm_forward_schedule.h"
 
 namespace normgen {
@@ -147,43 +146,20 @@ private:
 
     void define_batch_statistics(BatchNormForwardFuncs &f, Func x, Func mean, Func var) {
         const Var &c = f.channel, &k = f.chunk;
-        Expr chunk_count, value, valid;
-        std::function<Expr(Expr)> chunk_length;
-        if (layout == BatchNormLayout::channels_first) {
-            // A chunk: the planes of `group` consecutive samples.
-            Expr plane = input.dim(0).extent(), samples = input.dim(2).extent();
-            Expr group = max(1, elements_per_chunk / plane);
-            chunk_length = [plane, samples, group](const Expr &index) {
-                return plane * min(group, samples - index * group);
-            };
-            f.within_chunk = RDom(0, plane, 0, group, "within_chunk");
-            // The last chunk's missing samples count as zero (a select, not
-            // an RDom predicate: schedules may then split the chunk across
-            // threads freely); the clamp keeps their reads in bounds.
-            valid = k * group + f.within_chunk.y < samples;
-            value = x(c, f.within_chunk.x, min(k * group + f.within_chunk.y, samples - 1));
-            chunk_count = (samples + group - 1) / group;
-        } else {
-            // A chunk: `chunk` consecutive positions.
-            Expr positions = input.dim(1).extent();
-            Expr chunk = max(min_positions_per_chunk, elements_per_chunk / input.dim(0).extent());
-            chunk_length = [positions, chunk](const Expr &index) {
-                return min(chunk, positions - index * chunk);
-            };
-            f.within_chunk = RDom(0, chunk, "within_chunk");
-            f.within_chunk.where(k * chunk + f.within_chunk < positions);
-            value = x(c, min(k * chunk + f.within_chunk, positions - 1), 0);
-            chunk_count = (positions + chunk - 1) / chunk;
-        }
-        f.chunk_statistics =
-            group_statistics("chunk", {c, k}, value, cast<float>(chunk_length(k)), valid);
+        std::vector<Expr> extents;
+        for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
+        const ChannelChunks chunks =
+            channel_chunks(layout, extents, elements_per_chunk, min_positions_per_chunk, k);
+        f.within_chunk = chunks.within_chunk;
+        f.chunk_statistics = group_statistics("chunk", {c, k}, chunks.value(x, c),
+                                              cast<float>(chunks.length(k)), chunks.valid);
         f.chunk_summary = Func("chunk_summary");
         f.chunk_summary(c, k) = Tuple(f.chunk_statistics.mean, f.chunk_statistics.m2);
 
-        const RDom &rk = f.over_chunks = RDom(0, chunk_count, "over_chunks");
+        const RDom &rk = f.over_chunks = RDom(0, chunks.count, "over_chunks");
         Expr count = cast<float>(elements_per_channel());
         f.channel_combination = combine_chunks("channel", {c}, f.chunk_summary, rk,
-                                               cast<float>(chunk_length(rk)), count);
+                                               cast<float>(chunks.length(rk)), count);
         mean(c) = f.channel_combination.mean;
         var(c) = f.channel_combination.m2 / count;
     }

@@ -10,6 +10,7 @@
 
 #include "Halide.h"
 #include "element_types.h"
+#include "layer_norm_algorithm.h"
 #include "layer_norm_forward.h"
 #include "schedules/layer_norm_forward_schedule.h"
 
@@ -54,28 +55,10 @@ public:
         LayerNormForwardFuncs f;
         Var &e = f.element, &r = f.row;
         Expr row_length = input.dim(0).extent();
-        f.over_row = RDom(0, row_length, "over_row");
-
         Func x("x");
         x(e, r) = decode(input(e, r), element_type);
 
-        Expr count = cast<float>(row_length);
-        Expr row_mean, row_m2;
-        if (elements_per_chunk == 0) {
-            f.row_statistics = group_statistics("row", {r}, x(f.over_row, r), count);
-            row_mean = f.row_statistics.mean;
-            row_m2 = f.row_statistics.m2;
-        } else {
-            define_chunked_statistics(f, x, row_length, count);
-            row_mean = f.row_combination.mean;
-            row_m2 = f.row_combination.m2;
-        }
-        f.row_mean = Func("row_mean");
-        f.row_mean(r) = row_mean;
-        f.row_rstd = Func("row_rstd");
-        f.row_rstd(r) = 1.0f / sqrt(row_m2 / count + eps);
-
-        Expr normalized = (x(e, r) - f.row_mean(r)) * f.row_rstd(r);
+        Expr normalized = define_layer_norm(f, x, row_length, eps, elements_per_chunk);
         if (affine != Affine::none) {
             normalized = normalized * decode(weight(e), element_type);
         }
@@ -95,26 +78,6 @@ public:
     }
 
 private:
-    void define_chunked_statistics(LayerNormForwardFuncs &f, Func x, Expr row_length, Expr count) {
-        const Var &r = f.row, &k = f.chunk;
-        const int chunk = elements_per_chunk;
-        auto chunk_length = [row_length, chunk](const Expr &index) {
-            return min(chunk, row_length - index * chunk);
-        };
-        f.chunked = true;
-        // The last chunk may be short: its missing elements count as zero,
-        // and the clamp keeps their reads inside the row.
-        f.within_chunk = RDom(0, chunk, "within_chunk");
-        Expr index = k * chunk + f.within_chunk;
-        f.chunk_statistics = group_statistics("chunk", {r, k}, x(min(index, row_length - 1), r),
-                                              cast<float>(chunk_length(k)), index < row_length);
-        f.chunk_summary = Func("chunk_summary");
-        f.chunk_summary(r, k) = Tuple(f.chunk_statistics.mean, f.chunk_statistics.m2);
-        f.over_chunks = RDom(0, (row_length + chunk - 1) / chunk, "over_chunks");
-        f.row_combination = combine_chunks("row", {r}, f.chunk_summary, f.over_chunks,
-                                           cast<float>(chunk_length(f.over_chunks)), count);
-    }
-
     // The runtime's contract: every buffer starts at 0, the outputs cover
     // exactly the input's rows. Knowing it spares the kernels the general
     // bounds arithmetic of outputs that could disagree.

@@ -21,10 +21,21 @@
 
 namespace normgen {
 
+// How the statistics are written. kernel: the deviations exactly as written
+// (strict_float), and both deviation sums in one pass (a Tuple reduction).
+// differentiable: the same mathematics in the form Halide 21's automatic
+// differentiation follows correctly, only for the autodiff check. It drops
+// gradients through strict_float's operations and Tuple reductions, and
+// counts a reduction's call to a value that does not vary along the
+// reduction (the rough mean in sum(x - m)) once instead of once per
+// element, so sum(x - m) is written sum(x) - n * m there. (In sum((x - m)^2)
+// that miscount multiplies the gradient through m, which is zero.)
+enum class Form { kernel, differentiable };
+
 struct GroupStatistics {
     Halide::Func sum_of_values;   // first pass
     Halide::Func rough_mean;
-    Halide::Func deviation_sums;  // second pass: Tuple(sum(d), sum(d^2))
+    Halide::Func deviation_sums;  // second pass: Tuple(sum(d), sum(d^2)) (Form::kernel)
     Halide::Expr mean, m2;        // of the group, in terms of the Funcs above
 };
 
@@ -37,7 +48,8 @@ struct GroupStatistics {
 inline GroupStatistics group_statistics(const std::string &name,
                                         const std::vector<Halide::Var> &group,
                                         const Halide::Expr &value, const Halide::Expr &count,
-                                        const Halide::Expr &valid = Halide::Expr()) {
+                                        const Halide::Expr &valid = Halide::Expr(),
+                                        Form form = Form::kernel) {
     using namespace Halide;
     std::vector<Expr> at(group.begin(), group.end());
     GroupStatistics s;
@@ -48,16 +60,26 @@ inline GroupStatistics group_statistics(const std::string &name,
     s.rough_mean = Func(name + "_rough_mean");
     s.rough_mean(at) = s.sum_of_values(at) / count;
 
-    s.deviation_sums = Func(name + "_deviation_sums");
-    s.deviation_sums(at) = Tuple(0.0f, 0.0f);
-    Expr deviation = strict_float(value - s.rough_mean(at));
+    Expr deviation = value - s.rough_mean(at);
+    if (form == Form::kernel) deviation = strict_float(deviation);
     if (valid.defined()) deviation = select(valid, deviation, 0.0f);
-    s.deviation_sums(at) = Tuple(s.deviation_sums(at)[0] + deviation,
-                                 s.deviation_sums(at)[1] + deviation * deviation);
-
-    Expr sum_of_deviations = s.deviation_sums(at)[0];
+    Expr sum_of_deviations, sum_of_squares;
+    if (form == Form::kernel) {
+        s.deviation_sums = Func(name + "_deviation_sums");
+        s.deviation_sums(at) = Tuple(0.0f, 0.0f);
+        s.deviation_sums(at) = Tuple(s.deviation_sums(at)[0] + deviation,
+                                     s.deviation_sums(at)[1] + deviation * deviation);
+        sum_of_deviations = s.deviation_sums(at)[0];
+        sum_of_squares = s.deviation_sums(at)[1];
+    } else {
+        Func squares(name + "_squared_deviations");
+        squares(at) = 0.0f;
+        squares(at) += deviation * deviation;
+        sum_of_deviations = s.sum_of_values(at) - count * s.rough_mean(at);
+        sum_of_squares = squares(at);
+    }
     s.mean = s.rough_mean(at) + sum_of_deviations / count;
-    s.m2 = max(s.deviation_sums(at)[1] - sum_of_deviations * sum_of_deviations / count, 0.0f);
+    s.m2 = max(sum_of_squares - sum_of_deviations * sum_of_deviations / count, 0.0f);
     return s;
 }
 

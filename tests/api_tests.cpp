@@ -186,10 +186,14 @@ TEST_CASE("layer_norm rejects null data for a tensor with elements") {
 
 TEST_CASE("layer_norm rejects tensors of another dtype than the input's, and 16-bit statistics") {
     LayerNormCall call;
-    SECTION("float16 input, float32 output") {
+    SECTION("float16 input, float32 weight") {
         call.input_view.dtype = DType::float16;
-        check_layer_norm_rejected(call, {"expected output", "float16", "like the input",
+        check_layer_norm_rejected(call, {"expected weight", "float16", "like the input",
                                          "got a float32 tensor"});
+    }
+    SECTION("float16 output") {
+        call.output_view.dtype = DType::float16;
+        check_layer_norm_rejected(call, {"expected output", "float32", "got a float16 tensor"});
     }
     SECTION("bfloat16 weight") {
         call.weight_view.dtype = DType::bfloat16;
@@ -210,7 +214,7 @@ TEST_CASE("layer_norm rejects tensors on another device than the input's") {
     LayerNormCall call;
     SECTION("input on cuda, the rest on cpu") {
         call.input_view.device = Device::cuda;
-        check_layer_norm_rejected(call, {"expected output on cuda", "got a float32 tensor on cpu"});
+        check_layer_norm_rejected(call, {"expected weight on cuda", "got a float32 tensor on cpu"});
     }
     SECTION("rstd on cuda") {
         call.rstd_view.device = Device::cuda;
@@ -642,6 +646,82 @@ TEST_CASE("LayerNorm row class follows the row length unless forced") {
     CHECK(normgen::layer_norm_row_class(3, Device::cuda) == LayerNormRowClass::block_per_row);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
     normgen::testing::force_layer_norm_row_class(std::nullopt);
+}
+
+// ---- Backward ----------------------------------------------------------------------
+
+TEST_CASE("layer_norm_backward rejects mismatched gradients and statistics, writing nothing") {
+    std::vector<float> input = ref::random_normal(4 * 6, 40), grad_output(4 * 6, 1.0f);
+    std::vector<float> mean(4, 0.0f), rstd(4, 1.0f);
+    std::vector<float> grad_input(4 * 6, kSentinel), grad_weight(6, kSentinel);
+    const TensorView input_view = TensorView::of(input.data(), {4, 6});
+    const TensorView mean_view = TensorView::of(mean.data(), {4});
+    const TensorView rstd_view = TensorView::of(rstd.data(), {4});
+    TensorView grad_output_view = TensorView::of(grad_output.data(), {4, 6});
+    TensorView grad_input_view = TensorView::of(grad_input.data(), {4, 6});
+    TensorView grad_weight_view = TensorView::of(grad_weight.data(), {6});
+    TensorView stats_view = mean_view;
+    auto call = [&] {
+        normgen::layer_norm_backward(grad_output_view, input_view, {6}, stats_view, rstd_view,
+                                     nullptr, &grad_input_view, &grad_weight_view);
+    };
+    SECTION("grad_output of another shape") {
+        grad_output_view = TensorView::of(grad_output.data(), {6, 4});
+        check_rejected(call, {"expected grad_output of shape [4, 6]", "got [6, 4]"});
+    }
+    SECTION("grad_weight of another shape") {
+        grad_weight_view = TensorView::of(grad_weight.data(), {3});
+        check_rejected(call, {"expected grad_weight of shape [6]", "normalized_shape", "got [3]"});
+    }
+    SECTION("statistics of another row count") {
+        stats_view = TensorView::of(mean.data(), {3});
+        check_rejected(call, {"expected mean of shape [4]", "one value per row", "got [3]"});
+    }
+    SECTION("grad_input in place over grad_output") {
+        grad_input_view = grad_output_view;
+        check_rejected(call, {"grad_input overlaps grad_output"});
+    }
+    CHECK(all_sentinel(grad_input));
+    CHECK(all_sentinel(grad_weight));
+}
+
+TEST_CASE("batch_norm_backward needs the statistics its mode normalized with") {
+    std::vector<float> input = ref::random_normal(4 * 3 * 5, 41), grad_output(60, 1.0f);
+    std::vector<float> stats(3, 1.0f), grad_input(60, kSentinel);
+    const TensorView input_view = TensorView::of(input.data(), {4, 3, 5});
+    const TensorView grad_output_view = TensorView::of(grad_output.data(), {4, 3, 5});
+    const TensorView stats_view = TensorView::of(stats.data(), {3});
+    const TensorView grad_input_view = TensorView::of(grad_input.data(), {4, 3, 5});
+    SECTION("training without save_invstd") {
+        check_rejected([&] {
+            normgen::batch_norm_backward(grad_output_view, input_view, nullptr, nullptr, nullptr,
+                                         &stats_view, nullptr, true, 1e-5, &grad_input_view);
+        }, {"training mode needs save_mean and save_invstd"});
+    }
+    SECTION("evaluation without running statistics") {
+        check_rejected([&] {
+            normgen::batch_norm_backward(grad_output_view, input_view, nullptr, nullptr, nullptr,
+                                         &stats_view, &stats_view, false, 1e-5, &grad_input_view);
+        }, {"evaluation mode needs running_mean and running_var"});
+    }
+    SECTION("grad_input in another layout") {
+        const TensorView nhwc = TensorView::of(grad_input.data(), {4, 3, 5},
+                                               MemoryFormat::channels_last);
+        check_rejected([&] {
+            normgen::batch_norm_backward(grad_output_view, input_view, nullptr, nullptr, nullptr,
+                                         &stats_view, &stats_view, true, 1e-5, &nhwc);
+        }, {"expected grad_input in the input's memory layout"});
+    }
+    CHECK(all_sentinel(grad_input));
+}
+
+TEST_CASE("Module backward without a forward call says so") {
+    normgen::LayerNorm layer_norm({6});
+    std::vector<float> input(12, 1.0f);
+    const TensorView view = TensorView::of(input.data(), {2, 6});
+    check_rejected([&] { layer_norm.backward(view, view); }, {"forward has not run"});
+    normgen::BatchNorm1d batch_norm(6);
+    check_rejected([&] { batch_norm.backward(view, view); }, {"forward has not run"});
 }
 
 // ---- CUDA ------------------------------------------------------------------------

@@ -281,3 +281,40 @@ TEST_CASE("C calls on cuda tensors where CUDA cannot run return NORMGEN_CUDA_UNA
     CHECK(output == std::vector<float>(24, kSentinel));
     normgen_set_cuda_stream(nullptr);
 }
+
+TEST_CASE("C backward calls equal the C++ ones") {
+    const std::vector<int64_t> shape{4, 6}, normalized_shape{6}, rows{4}, channels{6};
+    std::vector<float> input = ref::random_normal(24, 17), grad_output = ref::random_normal(24, 18);
+    std::vector<float> weight = ref::random_normal(6, 19), mean(4), rstd(4), output(24);
+    std::vector<float> c_grad(24, kSentinel), c_grad_weight(6, kSentinel);
+    std::vector<float> cpp_grad(24, kSentinel), cpp_grad_weight(6, kSentinel);
+    const TensorView input_view = TensorView::of(input.data(), shape);
+    const TensorView mean_view = TensorView::of(mean.data(), rows);
+    const TensorView rstd_view = TensorView::of(rstd.data(), rows);
+    normgen::layer_norm(input_view, normalized_shape, nullptr, nullptr, kEps,
+                        TensorView::of(output.data(), shape), &mean_view, &rstd_view);
+
+    const normgen_tensor c_grad_output = c_tensor(grad_output.data(), shape);
+    const normgen_tensor c_input = c_tensor(input.data(), shape);
+    const normgen_tensor c_mean = c_tensor(mean.data(), rows), c_rstd = c_tensor(rstd.data(), rows);
+    const normgen_tensor c_weight = c_tensor(weight.data(), normalized_shape);
+    const normgen_tensor c_grad_input = c_tensor(c_grad.data(), shape);
+    const normgen_tensor c_grad_weight_tensor = c_tensor(c_grad_weight.data(), normalized_shape);
+    REQUIRE(normgen_layer_norm_backward(&c_grad_output, &c_input, normalized_shape.data(), 1,
+                                        &c_mean, &c_rstd, &c_weight, &c_grad_input,
+                                        &c_grad_weight_tensor, nullptr) == NORMGEN_OK);
+    const TensorView weight_view = TensorView::of(weight.data(), normalized_shape);
+    const TensorView cpp_grad_view = TensorView::of(cpp_grad.data(), shape);
+    const TensorView cpp_grad_weight_view = TensorView::of(cpp_grad_weight.data(), normalized_shape);
+    normgen::layer_norm_backward(TensorView::of(grad_output.data(), shape), input_view,
+                                 normalized_shape, mean_view, rstd_view, &weight_view,
+                                 &cpp_grad_view, &cpp_grad_weight_view);
+    CHECK(c_grad == cpp_grad);
+    CHECK(c_grad_weight == cpp_grad_weight);
+
+    INFO("batch_norm_backward in evaluation mode without running statistics is refused");
+    CHECK(normgen_batch_norm_backward(&c_grad_output, &c_input, nullptr, nullptr, nullptr,
+                                      nullptr, nullptr, 0, kEps, &c_grad_input, nullptr,
+                                      nullptr) == NORMGEN_INVALID_ARGUMENT);
+    CHECK_THAT(last_error(), Contains("evaluation mode needs running_mean and running_var"));
+}

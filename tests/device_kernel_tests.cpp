@@ -315,4 +315,163 @@ TEST_CASE("BatchNorm matches the reference in every dtype, rank, layout and mode
     }
 }
 
+// ---- Backward ------------------------------------------------------------------
+
+// Gradients are sums over rows or channels: their tolerance is the output's,
+// with room for float32 sums of a few hundred terms.
+Tolerance gradient_tolerance(DType dtype) {
+    switch (dtype) {
+    case DType::float32: return {1e-4, 1e-3};
+    case DType::float16: return {4e-3, 4e-3};
+    case DType::bfloat16: return {3e-2, 3e-2};
+    }
+    return {0, 0};
+}
+
+std::vector<float> to_float(const std::vector<double> &values) {
+    return std::vector<float>(values.begin(), values.end());
+}
+
+void check_layer_norm_backward(int64_t rows, int64_t row_length, DType dtype, bool has_weight,
+                               uint32_t seed) {
+    INFO("backward, rows " << rows << " x " << row_length << ", " << normgen::to_string(dtype)
+                           << (has_weight ? ", weight" : ""));
+    const std::vector<float> input = rounded(ref::random_normal(rows * row_length, seed), dtype);
+    const std::vector<float> grad_output =
+        rounded(ref::random_normal(rows * row_length, seed + 1), dtype);
+    const std::vector<float> weight = rounded(ref::random_normal(row_length, seed + 2), dtype);
+    const std::vector<double> input64 = ref::to_double(input), weight64 = ref::to_double(weight);
+    // The statistics forward saved, in float32.
+    const ref::LayerNormResult forward =
+        ref::layer_norm_reference(input64, rows, row_length, nullptr, nullptr, kEps);
+
+    DeviceTensor input_tensor(input, dtype, {rows, row_length});
+    DeviceTensor grad_output_tensor(grad_output, dtype, {rows, row_length});
+    DeviceTensor weight_tensor(weight, dtype, {row_length});
+    DeviceTensor mean(to_float(forward.mean), DType::float32, {rows});
+    DeviceTensor rstd(to_float(forward.rstd), DType::float32, {rows});
+    DeviceTensor grad_input(sentinels(rows * row_length), dtype, {rows, row_length});
+    DeviceTensor grad_weight(sentinels(row_length), dtype, {row_length});
+    DeviceTensor grad_bias(sentinels(row_length), dtype, {row_length});
+
+    const Device device = device_under_test();
+    normgen::testing::TestStream stream(device);
+    {
+        normgen::CudaStreamGuard on_stream(stream.get());
+        normgen::layer_norm_backward(grad_output_tensor.view, input_tensor.view, {row_length},
+                                     mean.view, rstd.view, has_weight ? &weight_tensor.view : nullptr,
+                                     &grad_input.view, &grad_weight.view, &grad_bias.view);
+    }
+    normgen::testing::synchronize(device, stream.get());
+
+    const ref::LayerNormGradients expected = ref::layer_norm_backward_reference(
+        ref::to_double(grad_output), input64, rows, row_length, has_weight ? &weight64 : nullptr,
+        kEps);
+    const Tolerance tolerance = gradient_tolerance(dtype);
+    {
+        INFO("grad_input");
+        ref::expect_close(grad_input.values(), expected.grad_input, tolerance.atol, tolerance.rtol);
+    }
+    {
+        INFO("grad_weight and grad_bias");
+        ref::expect_close(grad_weight.values(), expected.grad_weight, tolerance.atol,
+                          tolerance.rtol);
+        ref::expect_close(grad_bias.values(), expected.grad_bias, tolerance.atol, tolerance.rtol);
+    }
+}
+
+TEST_CASE("LayerNorm backward matches the reference in every dtype and row class") {
+    const DType dtype = generate_dtype();
+    for (int64_t row_length : {1, 3, 17, 100, 1023, 1025, 4097}) {
+        const int64_t rows = row_length < 100 ? 67 : 5;
+        for (bool has_weight : {true, false}) {
+            check_layer_norm_backward(rows, row_length, dtype, has_weight,
+                                      static_cast<uint32_t>(row_length + 7));
+        }
+    }
+}
+
+void check_batch_norm_backward(const std::vector<int64_t> &shape, MemoryFormat format, DType dtype,
+                               bool training, bool affine, uint32_t seed) {
+    INFO("backward, shape " << ::Catch::Detail::stringify(shape) << ", "
+                            << (format == MemoryFormat::contiguous ? "contiguous" : "channels_last")
+                            << ", " << normgen::to_string(dtype)
+                            << (training ? ", training" : ", evaluation")
+                            << (affine ? ", affine" : ", no affine"));
+    const int64_t channels = shape[1];
+    const int64_t count = ref::element_count(shape);
+    const std::vector<float> input = rounded(ref::random_normal(count, seed), dtype);
+    const std::vector<float> grad_output = rounded(ref::random_normal(count, seed + 1), dtype);
+    const std::vector<float> weight = rounded(ref::random_normal(channels, seed + 2), dtype);
+    std::vector<float> running_mean = ref::random_normal(channels, seed + 3);
+    std::vector<float> running_var = ref::random_normal(channels, seed + 4);
+    for (float &var : running_var) var = 0.5f + var * var;
+    const std::vector<double> input64 = ref::to_double(input);
+    const ref::BatchNormResult forward =
+        ref::batch_norm_reference(input64, shape, nullptr, nullptr, nullptr, true, 0.1, kEps);
+
+    auto memory_order = [&](const std::vector<float> &logical) {
+        return format == MemoryFormat::channels_last ? ref::logical_to_channels_last(logical, shape)
+                                                     : logical;
+    };
+    DeviceTensor input_tensor(memory_order(input), dtype, shape, format);
+    DeviceTensor grad_output_tensor(memory_order(grad_output), dtype, shape, format);
+    DeviceTensor weight_tensor(weight, dtype, {channels});
+    DeviceTensor running_mean_tensor(running_mean, DType::float32, {channels});
+    DeviceTensor running_var_tensor(running_var, DType::float32, {channels});
+    DeviceTensor save_mean(to_float(forward.save_mean), DType::float32, {channels});
+    DeviceTensor save_invstd(to_float(forward.save_invstd), DType::float32, {channels});
+    DeviceTensor grad_input(sentinels(count), dtype, shape, format);
+    DeviceTensor grad_weight(sentinels(channels), dtype, {channels});
+    DeviceTensor grad_bias(sentinels(channels), dtype, {channels});
+
+    const Device device = device_under_test();
+    normgen::testing::TestStream stream(device);
+    {
+        normgen::CudaStreamGuard on_stream(stream.get());
+        normgen::batch_norm_backward(
+            grad_output_tensor.view, input_tensor.view, affine ? &weight_tensor.view : nullptr,
+            training ? nullptr : &running_mean_tensor.view,
+            training ? nullptr : &running_var_tensor.view, training ? &save_mean.view : nullptr,
+            training ? &save_invstd.view : nullptr, training, kEps, &grad_input.view,
+            &grad_weight.view, &grad_bias.view);
+    }
+    normgen::testing::synchronize(device, stream.get());
+
+    const ref::RunningStatistics running{ref::to_double(running_mean), ref::to_double(running_var),
+                                         0};
+    const std::vector<double> weight64 = ref::to_double(weight);
+    const ref::BatchNormGradients expected = ref::batch_norm_backward_reference(
+        ref::to_double(grad_output), input64, shape, &running, affine ? &weight64 : nullptr,
+        training, kEps);
+    std::vector<float> got = grad_input.values();
+    if (format == MemoryFormat::channels_last) got = ref::channels_last_to_logical(got, shape);
+    const Tolerance tolerance = gradient_tolerance(dtype);
+    {
+        INFO("grad_input");
+        ref::expect_close(got, expected.grad_input, tolerance.atol, tolerance.rtol);
+    }
+    {
+        INFO("grad_weight and grad_bias");
+        ref::expect_close(grad_weight.values(), expected.grad_weight, tolerance.atol,
+                          tolerance.rtol);
+        ref::expect_close(grad_bias.values(), expected.grad_bias, tolerance.atol, tolerance.rtol);
+    }
+}
+
+TEST_CASE("BatchNorm backward matches the reference in every dtype, rank, layout and mode") {
+    const DType dtype = generate_dtype();
+    const MemoryFormat format = GENERATE(MemoryFormat::contiguous, MemoryFormat::channels_last);
+    const std::vector<std::vector<int64_t>> shapes{
+        {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}, {40, 8, 33, 33}};
+    for (const auto &shape : shapes) {
+        for (bool training : {true, false}) {
+            for (bool affine : {true, false}) {
+                check_batch_norm_backward(shape, format, dtype, training, affine,
+                                          static_cast<uint32_t>(shape[1] + 3));
+            }
+        }
+    }
+}
+
 }  // namespace

@@ -775,4 +775,191 @@ TEST_CASE("cpu_variant is the variant NORMGEN_CPU_VARIANT forces and one the CPU
     }
 }
 
+// ---- Backward against finite differences ----------------------------------------
+//
+// The gradient of the loss L = sum(y * grad_output), whose gradient with
+// respect to y is grad_output, estimated by central differences of the
+// float64 reference forward: (L(v + h) - L(v - h)) / 2h for each input
+// value v. This checks the kernels against the definition of a gradient,
+// not against a formula they might share with the reference.
+
+constexpr double kStep = 1e-5;
+
+template <typename Loss>
+std::vector<double> finite_differences(std::vector<double> values, Loss loss) {
+    std::vector<double> gradient(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+        const double kept = values[i];
+        values[i] = kept + kStep;
+        const double up = loss(values);
+        values[i] = kept - kStep;
+        const double down = loss(values);
+        values[i] = kept;
+        gradient[i] = (up - down) / (2 * kStep);
+    }
+    return gradient;
+}
+
+double dot(const std::vector<double> &a, const std::vector<double> &b) {
+    double sum = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+    return sum;
+}
+
+TEST_CASE("LayerNorm backward matches central finite differences of the forward pass") {
+    const int64_t rows = 3, row_length = 7;
+    const std::vector<float> input = ref::random_normal(rows * row_length, 90);
+    const std::vector<float> grad_output = ref::random_normal(rows * row_length, 91);
+    const std::vector<float> weight = ref::random_normal(row_length, 92);
+    const std::vector<float> bias = ref::random_normal(row_length, 93);
+    const std::vector<double> x64 = ref::to_double(input), dy64 = ref::to_double(grad_output);
+    const std::vector<double> w64 = ref::to_double(weight), b64 = ref::to_double(bias);
+    const LayerNormOutputs forward =
+        run_layer_norm(input, {rows, row_length}, {row_length}, &weight, &bias, {rows});
+
+    std::vector<float> grad_input(input.size(), kSentinel), grad_weight(row_length, kSentinel),
+        grad_bias(row_length, kSentinel);
+    const TensorView weight_view = TensorView::of(weight.data(), {row_length});
+    const TensorView grad_input_view = TensorView::of(grad_input.data(), {rows, row_length});
+    const TensorView grad_weight_view = TensorView::of(grad_weight.data(), {row_length});
+    const TensorView grad_bias_view = TensorView::of(grad_bias.data(), {row_length});
+    normgen::layer_norm_backward(TensorView::of(grad_output.data(), {rows, row_length}),
+                                 TensorView::of(input.data(), {rows, row_length}), {row_length},
+                                 TensorView::of(forward.mean.data(), {rows}),
+                                 TensorView::of(forward.rstd.data(), {rows}), &weight_view,
+                                 &grad_input_view, &grad_weight_view, &grad_bias_view);
+
+    auto loss = [&](const std::vector<double> &x, const std::vector<double> &w,
+                    const std::vector<double> &b) {
+        return dot(ref::layer_norm_reference(x, rows, row_length, &w, &b, kEps).y, dy64);
+    };
+    const double atol = 1e-4, rtol = 1e-3;
+    {
+        INFO("grad_input");
+        ref::expect_close(grad_input, finite_differences(x64, [&](auto &x) { return loss(x, w64, b64); }),
+                          atol, rtol);
+    }
+    {
+        INFO("grad_weight");
+        ref::expect_close(grad_weight, finite_differences(w64, [&](auto &w) { return loss(x64, w, b64); }),
+                          atol, rtol);
+    }
+    {
+        INFO("grad_bias");
+        ref::expect_close(grad_bias, finite_differences(b64, [&](auto &b) { return loss(x64, w64, b); }),
+                          atol, rtol);
+    }
+}
+
+TEST_CASE("BatchNorm backward matches central finite differences of the forward pass") {
+    const bool training = GENERATE(true, false);
+    const MemoryFormat format = generate_memory_format();
+    INFO((training ? "training" : "evaluation") << ", " << name_of(format));
+    const std::vector<int64_t> shape{4, 3, 5};
+    const int64_t channels = 3, count = 60;
+    const std::vector<float> input = ref::random_normal(count, 94);
+    const std::vector<float> grad_output = ref::random_normal(count, 95);
+    const std::vector<float> weight = ref::random_normal(channels, 96);
+    const std::vector<float> bias = ref::random_normal(channels, 97);
+    std::vector<float> running_mean = ref::random_normal(channels, 98);
+    std::vector<float> running_var = ref::random_normal(channels, 99);
+    for (float &var : running_var) var = 0.5f + var * var;
+    const std::vector<double> x64 = ref::to_double(input), dy64 = ref::to_double(grad_output);
+    const std::vector<double> w64 = ref::to_double(weight), b64 = ref::to_double(bias);
+    const ref::RunningStatistics running{ref::to_double(running_mean), ref::to_double(running_var), 0};
+
+    // The saved statistics of the training forward pass, from the kernel.
+    std::vector<float> output(count), save_mean(channels), save_invstd(channels);
+    const TensorView save_mean_view = TensorView::of(save_mean.data(), {channels});
+    const TensorView save_invstd_view = TensorView::of(save_invstd.data(), {channels});
+    const std::vector<float> input_memory = in_memory_order(input, shape, format);
+    const std::vector<float> grad_output_memory = in_memory_order(grad_output, shape, format);
+    const TensorView input_view = TensorView::of(input_memory.data(), shape, format);
+    normgen::batch_norm(input_view, nullptr, nullptr, nullptr, nullptr, true, 0.1, kEps,
+                        TensorView::of(output.data(), shape, format), nullptr, &save_mean_view,
+                        &save_invstd_view);
+
+    std::vector<float> grad_input(count, kSentinel), grad_weight(channels, kSentinel),
+        grad_bias(channels, kSentinel);
+    const TensorView weight_view = TensorView::of(weight.data(), {channels});
+    const TensorView running_mean_view = TensorView::of(running_mean.data(), {channels});
+    const TensorView running_var_view = TensorView::of(running_var.data(), {channels});
+    const TensorView grad_input_view = TensorView::of(grad_input.data(), shape, format);
+    const TensorView grad_weight_view = TensorView::of(grad_weight.data(), {channels});
+    const TensorView grad_bias_view = TensorView::of(grad_bias.data(), {channels});
+    normgen::batch_norm_backward(TensorView::of(grad_output_memory.data(), shape, format),
+                                 input_view, &weight_view, training ? nullptr : &running_mean_view,
+                                 training ? nullptr : &running_var_view,
+                                 training ? &save_mean_view : nullptr,
+                                 training ? &save_invstd_view : nullptr, training, kEps,
+                                 &grad_input_view, &grad_weight_view, &grad_bias_view);
+
+    auto loss = [&](const std::vector<double> &x, const std::vector<double> &w,
+                    const std::vector<double> &b) {
+        ref::RunningStatistics constants = running;
+        return dot(ref::batch_norm_reference(x, shape, training ? nullptr : &constants, &w, &b,
+                                             training, 0.1, kEps)
+                       .y,
+                   dy64);
+    };
+    const double atol = 1e-4, rtol = 1e-3;
+    {
+        INFO("grad_input");
+        ref::expect_close(in_logical_order(grad_input, shape, format),
+                          finite_differences(x64, [&](auto &x) { return loss(x, w64, b64); }),
+                          atol, rtol);
+    }
+    {
+        INFO("grad_weight and grad_bias");
+        ref::expect_close(grad_weight, finite_differences(w64, [&](auto &w) { return loss(x64, w, b64); }),
+                          atol, rtol);
+        ref::expect_close(grad_bias, finite_differences(b64, [&](auto &b) { return loss(x64, w64, b); }),
+                          atol, rtol);
+    }
+}
+
+TEST_CASE("Module backward accumulates parameter gradients until zero_grad, as torch's .grad") {
+    const std::vector<float> input = ref::random_normal(5 * 12, 100);
+    const std::vector<float> grad_output = ref::random_normal(5 * 12, 101);
+    const TensorView input_view = TensorView::of(input.data(), {5, 12});
+    const TensorView grad_output_view = TensorView::of(grad_output.data(), {5, 12});
+    const std::vector<double> dy64 = ref::to_double(grad_output), x64 = ref::to_double(input);
+    SECTION("LayerNorm") {
+        normgen::LayerNorm layer_norm({12});
+        layer_norm.weight().values() = ref::random_normal(12, 102);
+        layer_norm.forward(input_view);
+        const normgen::Tensor grad_input = layer_norm.backward(input_view, grad_output_view);
+        const std::vector<double> w64 = ref::to_double(layer_norm.weight().values());
+        const ref::LayerNormGradients expected =
+            ref::layer_norm_backward_reference(dy64, x64, 5, 12, &w64, kEps);
+        ref::expect_close(grad_input.values(), expected.grad_input, 1e-4, 1e-3);
+        ref::expect_close(layer_norm.weight_grad().values(), expected.grad_weight, 1e-4, 1e-3);
+        layer_norm.backward(input_view, grad_output_view);
+        std::vector<double> twice = expected.grad_bias;
+        for (double &value : twice) value *= 2;
+        ref::expect_close(layer_norm.bias_grad().values(), twice, 1e-4, 1e-3);
+        layer_norm.zero_grad();
+        CHECK(layer_norm.bias_grad().values() == std::vector<float>(12, 0.0f));
+    }
+    SECTION("BatchNorm1d, training then evaluation") {
+        normgen::BatchNorm1d batch_norm(12);
+        batch_norm.forward(input_view);
+        const normgen::Tensor grad_input = batch_norm.backward(input_view, grad_output_view);
+        const ref::BatchNormGradients expected = ref::batch_norm_backward_reference(
+            dy64, x64, {5, 12}, nullptr, nullptr, true, kEps);
+        ref::expect_close(grad_input.values(), expected.grad_input, 1e-4, 1e-3);
+        ref::expect_close(batch_norm.weight_grad().values(), expected.grad_weight, 1e-4, 1e-3);
+        batch_norm.eval();
+        batch_norm.zero_grad();
+        batch_norm.forward(input_view);
+        const normgen::Tensor eval_grad = batch_norm.backward(input_view, grad_output_view);
+        const ref::RunningStatistics running{ref::to_double(batch_norm.running_mean().values()),
+                                             ref::to_double(batch_norm.running_var().values()), 1};
+        const ref::BatchNormGradients expected_eval = ref::batch_norm_backward_reference(
+            dy64, x64, {5, 12}, &running, nullptr, false, kEps);
+        ref::expect_close(eval_grad.values(), expected_eval.grad_input, 1e-4, 1e-3);
+        ref::expect_close(batch_norm.bias_grad().values(), expected_eval.grad_bias, 1e-4, 1e-3);
+    }
+}
+
 }  // namespace

@@ -107,6 +107,92 @@ BatchNormResult batch_norm_reference(const std::vector<double> &input,
     return result;
 }
 
+LayerNormGradients layer_norm_backward_reference(const std::vector<double> &grad_output,
+                                                 const std::vector<double> &input, int64_t rows,
+                                                 int64_t row_length,
+                                                 const std::vector<double> *weight, double eps) {
+    const LayerNormResult forward =
+        layer_norm_reference(input, rows, row_length, nullptr, nullptr, eps);
+    LayerNormGradients result;
+    result.grad_input.resize(input.size());
+    result.grad_weight.assign(row_length, 0.0);
+    result.grad_bias.assign(row_length, 0.0);
+    const auto n = static_cast<double>(row_length);
+    for (int64_t r = 0; r < rows; ++r) {
+        const double *dy = grad_output.data() + r * row_length;
+        const double *xhat = forward.y.data() + r * row_length;  // y without affine
+        double sum_g = 0.0, sum_g_xhat = 0.0;
+        for (int64_t i = 0; i < row_length; ++i) {
+            const double g = dy[i] * (weight ? (*weight)[i] : 1.0);
+            sum_g += g;
+            sum_g_xhat += g * xhat[i];
+            result.grad_weight[i] += dy[i] * xhat[i];
+            result.grad_bias[i] += dy[i];
+        }
+        for (int64_t i = 0; i < row_length; ++i) {
+            const double g = dy[i] * (weight ? (*weight)[i] : 1.0);
+            result.grad_input[r * row_length + i] =
+                forward.rstd[r] / n * (n * g - sum_g - xhat[i] * sum_g_xhat);
+        }
+    }
+    return result;
+}
+
+BatchNormGradients batch_norm_backward_reference(const std::vector<double> &grad_output,
+                                                 const std::vector<double> &input,
+                                                 const std::vector<int64_t> &shape,
+                                                 const RunningStatistics *running,
+                                                 const std::vector<double> *weight,
+                                                 bool training, double eps) {
+    if (!training && !running) {
+        throw std::logic_error("batch_norm_backward_reference: evaluation needs running statistics");
+    }
+    const int64_t samples = shape[0], channels = shape[1];
+    const int64_t spatial = element_count(shape) / (samples * channels);
+    const auto count = static_cast<double>(samples * spatial);
+    auto at = [&](int64_t n, int64_t c, int64_t s) { return (n * channels + c) * spatial + s; };
+    // The statistics the forward pass normalized with.
+    std::vector<double> mean(channels), invstd(channels);
+    if (training) {
+        const BatchNormResult forward =
+            batch_norm_reference(input, shape, nullptr, nullptr, nullptr, true, 0.1, eps);
+        mean = forward.save_mean;
+        invstd = forward.save_invstd;
+    } else {
+        for (int64_t c = 0; c < channels; ++c) {
+            mean[c] = running->mean[c];
+            invstd[c] = 1.0 / std::sqrt(running->var[c] + eps);
+        }
+    }
+    BatchNormGradients result;
+    result.grad_input.resize(input.size());
+    result.grad_weight.assign(channels, 0.0);
+    result.grad_bias.assign(channels, 0.0);
+    for (int64_t c = 0; c < channels; ++c) {
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int64_t n = 0; n < samples; ++n) {
+            for (int64_t s = 0; s < spatial; ++s) {
+                const double xhat = (input[at(n, c, s)] - mean[c]) * invstd[c];
+                sum_dy += grad_output[at(n, c, s)];
+                sum_dy_xhat += grad_output[at(n, c, s)] * xhat;
+            }
+        }
+        result.grad_weight[c] = sum_dy_xhat;
+        result.grad_bias[c] = sum_dy;
+        const double scale = invstd[c] * (weight ? (*weight)[c] : 1.0);
+        for (int64_t n = 0; n < samples; ++n) {
+            for (int64_t s = 0; s < spatial; ++s) {
+                const double dy = grad_output[at(n, c, s)];
+                const double xhat = (input[at(n, c, s)] - mean[c]) * invstd[c];
+                result.grad_input[at(n, c, s)] =
+                    training ? (dy - sum_dy / count - xhat * sum_dy_xhat / count) * scale
+                             : dy * scale;
+            }
+        }
+    }
+    return result;
+}
+
 std::vector<float> random_normal(int64_t count, uint32_t seed, float offset) {
     std::mt19937 generator(seed);
     std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -50,6 +50,42 @@ BatchNormResult batch_norm_reference(const std::vector<double> &input,
                                      const std::vector<double> *bias, bool training,
                                      std::optional<double> momentum, double eps);
 
+// ---- Backward ------------------------------------------------------------------
+// PyTorch's formulas, in float64 from the input (the statistics recomputed
+// here, not taken from a kernel).
+
+struct LayerNormGradients {
+    std::vector<double> grad_input;   // rows x row_length
+    std::vector<double> grad_weight;  // row_length (also without a weight)
+    std::vector<double> grad_bias;    // row_length
+};
+
+// Gradients of layer_norm_reference(input, ..., weight, bias, eps) given
+// grad_output: with g = grad_output * weight and xhat = (x - mean) * rstd,
+//   dx = rstd / N * (N * g - sum(g) - xhat * sum(g * xhat))   (per row)
+//   dweight = sum over rows of grad_output * xhat, dbias = sum of grad_output.
+LayerNormGradients layer_norm_backward_reference(const std::vector<double> &grad_output,
+                                                 const std::vector<double> &input, int64_t rows,
+                                                 int64_t row_length,
+                                                 const std::vector<double> *weight, double eps);
+
+struct BatchNormGradients {
+    std::vector<double> grad_input;  // logical order, the input's shape
+    std::vector<double> grad_weight, grad_bias;  // per channel
+};
+
+// Gradients of batch_norm_reference given grad_output (logical order).
+// training: through the batch statistics,
+//   dx = (dy - mean(dy) - xhat * mean(dy * xhat)) * invstd * weight
+// evaluation: the running statistics are constants, dx = dy * invstd * weight.
+// Either way dweight = sum(dy * xhat), dbias = sum(dy) per channel.
+BatchNormGradients batch_norm_backward_reference(const std::vector<double> &grad_output,
+                                                 const std::vector<double> &input,
+                                                 const std::vector<int64_t> &shape,
+                                                 const RunningStatistics *running,
+                                                 const std::vector<double> *weight,
+                                                 bool training, double eps);
+
 // ---- Test data ---------------------------------------------------------------
 
 // `count` samples of offset + N(0, 1) from std::mt19937 seeded with `seed`:

@@ -113,6 +113,51 @@ normgen_status normgen_batch_norm(const normgen_tensor *input, const normgen_ten
     });
 }
 
+normgen_status normgen_layer_norm_backward(
+    const normgen_tensor *grad_output, const normgen_tensor *input, const int64_t *normalized_shape,
+    int32_t normalized_rank, const normgen_tensor *mean, const normgen_tensor *rstd,
+    const normgen_tensor *weight, const normgen_tensor *grad_input,
+    const normgen_tensor *grad_weight, const normgen_tensor *grad_bias) {
+    return guarded([&] {
+        if (normalized_rank < 0 || (normalized_rank > 0 && normalized_shape == nullptr)) {
+            throw normgen::Error("normalized_shape has rank " + std::to_string(normalized_rank) +
+                                 " but " + (normalized_rank < 0 ? "a rank must be >= 0" : "is NULL"));
+        }
+        std::vector<int64_t> shape(normalized_shape, normalized_shape + normalized_rank);
+        OptionalView weight_view(weight, "weight"), grad_input_view(grad_input, "grad_input");
+        OptionalView grad_weight_view(grad_weight, "grad_weight");
+        OptionalView grad_bias_view(grad_bias, "grad_bias");
+        normgen::layer_norm_backward(
+            to_view(required(grad_output, "grad_output"), "grad_output"),
+            to_view(required(input, "input"), "input"), shape,
+            to_view(required(mean, "mean"), "mean"), to_view(required(rstd, "rstd"), "rstd"),
+            weight_view.get(), grad_input_view.get(), grad_weight_view.get(), grad_bias_view.get());
+    });
+}
+
+normgen_status normgen_batch_norm_backward(
+    const normgen_tensor *grad_output, const normgen_tensor *input, const normgen_tensor *weight,
+    const normgen_tensor *running_mean, const normgen_tensor *running_var,
+    const normgen_tensor *save_mean, const normgen_tensor *save_invstd, int training, double eps,
+    const normgen_tensor *grad_input, const normgen_tensor *grad_weight,
+    const normgen_tensor *grad_bias) {
+    return guarded([&] {
+        OptionalView weight_view(weight, "weight");
+        OptionalView running_mean_view(running_mean, "running_mean");
+        OptionalView running_var_view(running_var, "running_var");
+        OptionalView save_mean_view(save_mean, "save_mean");
+        OptionalView save_invstd_view(save_invstd, "save_invstd");
+        OptionalView grad_input_view(grad_input, "grad_input");
+        OptionalView grad_weight_view(grad_weight, "grad_weight");
+        OptionalView grad_bias_view(grad_bias, "grad_bias");
+        normgen::batch_norm_backward(
+            to_view(required(grad_output, "grad_output"), "grad_output"),
+            to_view(required(input, "input"), "input"), weight_view.get(), running_mean_view.get(),
+            running_var_view.get(), save_mean_view.get(), save_invstd_view.get(), training != 0,
+            eps, grad_input_view.get(), grad_weight_view.get(), grad_bias_view.get());
+    });
+}
+
 const char *normgen_last_error(void) { return last_error.c_str(); }
 
 const char *normgen_cpu_variant(void) {

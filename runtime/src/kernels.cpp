@@ -83,6 +83,15 @@ KernelBuffer::KernelBuffer(const KernelDims &dims, DType dtype, Device device, F
     if (fill != Fill::unset) fill_device_memory(buffer_.device, count, dtype, bits);
 }
 
+void fill_with_zeros(const TensorView &tensor) {
+    const auto count = static_cast<size_t>(tensor.numel());
+    if (tensor.device == Device::cpu) {
+        std::memset(tensor.data, 0, count * element_size(tensor.dtype));
+    } else {
+        fill_device_memory(reinterpret_cast<uintptr_t>(tensor.data), count, tensor.dtype, 0);
+    }
+}
+
 const void *KernelBuffer::data() const {
     if (buffer_.device != 0) return reinterpret_cast<const void *>(buffer_.device);
     return buffer_.host;

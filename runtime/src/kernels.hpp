@@ -47,6 +47,10 @@ private:
     bool wrapped_ = false;        // buffer_.device is the caller's
 };
 
+// Sets every element of a contiguous tensor to zero, on its device (on
+// cuda: inside a CudaCall, asynchronously on its stream).
+void fill_with_zeros(const TensorView &tensor);
+
 // Installs normgen's Halide error hook once and returns the index, in
 // NORMGEN_CPU_VARIANTS order, of the CPU variant kernels run on now; throws
 // normgen::Error if NORMGEN_CPU_VARIANT names one this machine cannot run.

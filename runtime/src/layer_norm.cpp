@@ -1,11 +1,13 @@
 // layer_norm: validation, then one generated kernel over a (row, element)
 // view of the input, chosen by affine mode and row length.
 #include <numeric>
+#include <algorithm>
 #include <optional>
 
 #include "checks.hpp"
 #include "cuda.hpp"
 #include "kernels.hpp"
+#include "layout.hpp"
 #include "normgen/normgen.hpp"
 
 namespace normgen {
@@ -33,6 +35,38 @@ constexpr LayerNormKernel cpu_kernels[3][3][3][NORMGEN_CPU_VARIANT_COUNT] = {
 #define CUDA_ROW_CLASSES(dtype) {CUDA_AFFINES(warp_per_row, dtype), CUDA_AFFINES(block_per_row, dtype)}
 constexpr LayerNormKernel cuda_kernels[3][2][3] = {
     CUDA_ROW_CLASSES(float32), CUDA_ROW_CLASSES(float16), CUDA_ROW_CLASSES(bfloat16)};
+
+using BackwardInputKernel = int (*)(halide_buffer_t *grad_output, halide_buffer_t *input,
+                                     halide_buffer_t *mean, halide_buffer_t *rstd,
+                                     halide_buffer_t *weight, halide_buffer_t *grad_input);
+using BackwardParameterKernel = int (*)(halide_buffer_t *grad_output, halide_buffer_t *input,
+                                        halide_buffer_t *mean, halide_buffer_t *rstd,
+                                        halide_buffer_t *grad_weight, halide_buffer_t *grad_bias);
+
+// grad_input: [dtype][affine: none, weight][CPU variant] (x86: one row class)
+#define CPU_BACKWARD_AFFINES(dtype)                                                   \
+    {NORMGEN_CPU_VARIANTS(layer_norm_backward_input_long_rows_none_##dtype),            \
+     NORMGEN_CPU_VARIANTS(layer_norm_backward_input_long_rows_weight_##dtype)}
+constexpr BackwardInputKernel cpu_backward_input_kernels[3][2][NORMGEN_CPU_VARIANT_COUNT] = {
+    CPU_BACKWARD_AFFINES(float32), CPU_BACKWARD_AFFINES(float16), CPU_BACKWARD_AFFINES(bfloat16)};
+// [dtype][row class: warp_per_row, block_per_row][affine]
+#define CUDA_BACKWARD_AFFINES(row_class, dtype)                                  \
+    {normgen_layer_norm_backward_input_##row_class##_none_##dtype##_cuda,         \
+     normgen_layer_norm_backward_input_##row_class##_weight_##dtype##_cuda}
+#define CUDA_BACKWARD_ROW_CLASSES(dtype) \
+    {CUDA_BACKWARD_AFFINES(warp_per_row, dtype), CUDA_BACKWARD_AFFINES(block_per_row, dtype)}
+constexpr BackwardInputKernel cuda_backward_input_kernels[3][2][2] = {
+    CUDA_BACKWARD_ROW_CLASSES(float32), CUDA_BACKWARD_ROW_CLASSES(float16),
+    CUDA_BACKWARD_ROW_CLASSES(bfloat16)};
+// grad_weight and grad_bias: [dtype][CPU variant], and [dtype] on CUDA
+constexpr BackwardParameterKernel cpu_backward_parameter_kernels[3][NORMGEN_CPU_VARIANT_COUNT] = {
+    NORMGEN_CPU_VARIANTS(layer_norm_backward_parameters_float32),
+    NORMGEN_CPU_VARIANTS(layer_norm_backward_parameters_float16),
+    NORMGEN_CPU_VARIANTS(layer_norm_backward_parameters_bfloat16)};
+constexpr BackwardParameterKernel cuda_backward_parameter_kernels[3] = {
+    normgen_layer_norm_backward_parameters_float32_cuda,
+    normgen_layer_norm_backward_parameters_float16_cuda,
+    normgen_layer_norm_backward_parameters_bfloat16_cuda};
 
 // Below this many elements a row fills too few vector lanes on its own.
 constexpr int64_t short_row_limit = 64;
@@ -74,6 +108,81 @@ void check_row_statistics(const TensorView *stats, const char *what, Device devi
     }
 }
 
+// The input viewed as rows of normalized elements.
+struct Rows {
+    int64_t rows, row_length;
+    std::vector<int64_t> leading_shape;  // the input's shape before normalized_shape
+};
+
+// A contiguous input whose shape ends in a valid normalized_shape.
+Rows check_rows(const TensorView &input, const std::vector<int64_t> &normalized_shape,
+                const char *call) {
+    using detail::fail;
+    using detail::format_shape;
+    detail::check_tensor(input, "input");
+    if (normalized_shape.empty()) {
+        fail("expected normalized_shape to have at least one dimension, but got []");
+    }
+    for (int64_t size : normalized_shape) {
+        if (size <= 0) {
+            fail("expected normalized_shape of positive sizes, but got " +
+                 format_shape(normalized_shape));
+        }
+    }
+    const size_t normalized_rank = normalized_shape.size();
+    if (input.shape.size() < normalized_rank ||
+        !std::equal(normalized_shape.begin(), normalized_shape.end(),
+                    input.shape.end() - normalized_rank)) {
+        std::string expected = "[*";
+        for (int64_t size : normalized_shape) expected += ", " + std::to_string(size);
+        fail("given normalized_shape=" + format_shape(normalized_shape) +
+             ", expected input with shape " + expected + "], but got input of size " +
+             format_shape(input.shape));
+    }
+    if (!input.is_contiguous()) {
+        fail(std::string(call) + " needs a contiguous input, but got shape " +
+             format_shape(input.shape) + " with strides " + format_shape(input.strides) +
+             " (expected strides " + format_shape(TensorView::of(nullptr, input.shape).strides) +
+             ")");
+    }
+    detail::check_cuda_addressable(input, "input");
+    Rows shape;
+    shape.leading_shape.assign(input.shape.begin(), input.shape.end() - normalized_rank);
+    shape.row_length = std::accumulate(normalized_shape.begin(), normalized_shape.end(),
+                                       int64_t{1}, std::multiplies<>());
+    shape.rows = std::accumulate(shape.leading_shape.begin(), shape.leading_shape.end(),
+                                 int64_t{1}, std::multiplies<>());
+    detail::check_int32_indexable(TensorView::of(nullptr, {shape.rows, shape.row_length}),
+                                  "the input viewed as (rows, normalized elements)");
+    return shape;
+}
+
+// A tensor of the input's shape, dtype and device, contiguous (absent: fine).
+void check_like_input(const TensorView *tensor, const char *what, const TensorView &input,
+                      const char *call) {
+    if (tensor == nullptr) return;
+    detail::check_placed(*tensor, what, input.device, input.dtype, "like the input");
+    detail::check_same_shape(*tensor, input.shape, what, "the input's shape");
+    if (!tensor->is_contiguous()) {
+        detail::fail(std::string(call) + " needs a contiguous " + what + ", but got strides " +
+                     detail::format_shape(tensor->strides) + " for shape " +
+                     detail::format_shape(tensor->shape));
+    }
+    detail::check_cuda_addressable(*tensor, what);
+}
+
+// A parameter (or its gradient) of normalized_shape, like the input.
+void check_per_element(const TensorView *tensor, const char *what, const TensorView &input,
+                       const std::vector<int64_t> &normalized_shape) {
+    if (tensor == nullptr) return;
+    detail::check_placed(*tensor, what, input.device, input.dtype, "like the input");
+    detail::check_same_shape(*tensor, normalized_shape, what, "normalized_shape");
+    if (!tensor->is_contiguous()) {
+        detail::fail(std::string(what) + " must be contiguous, got strides " +
+                     detail::format_shape(tensor->strides));
+    }
+}
+
 }  // namespace
 
 LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device) {
@@ -98,67 +207,18 @@ void force_layer_norm_row_class(std::optional<LayerNormRowClass> row_class) {
 void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_shape,
                 const TensorView *weight, const TensorView *bias, double eps,
                 const TensorView &output, const TensorView *mean, const TensorView *rstd) {
-    using detail::fail;
-    using detail::format_shape;
-    detail::check_tensor(input, "input");
+    const Rows shape = check_rows(input, normalized_shape, "layer_norm");
     const Device device = input.device;
     const DType dtype = input.dtype;
-    detail::check_placed(output, "output", device, dtype, "like the input");
-    if (normalized_shape.empty()) {
-        fail("expected normalized_shape to have at least one dimension, but got []");
-    }
-    for (int64_t size : normalized_shape) {
-        if (size <= 0) {
-            fail("expected normalized_shape of positive sizes, but got " +
-                 format_shape(normalized_shape));
-        }
-    }
-    const size_t normalized_rank = normalized_shape.size();
-    const size_t input_rank = input.shape.size();
-    if (input_rank < normalized_rank ||
-        !std::equal(normalized_shape.begin(), normalized_shape.end(),
-                    input.shape.end() - normalized_rank)) {
-        std::string expected = "[*";
-        for (int64_t size : normalized_shape) expected += ", " + std::to_string(size);
-        fail("given normalized_shape=" + format_shape(normalized_shape) +
-             ", expected input with shape " + expected + "], but got input of size " +
-             format_shape(input.shape));
-    }
-    for (auto [parameter, name] : {std::pair{weight, "weight"}, std::pair{bias, "bias"}}) {
-        if (parameter != nullptr) {
-            detail::check_placed(*parameter, name, device, dtype, "like the input");
-            detail::check_same_shape(*parameter, normalized_shape, name, "normalized_shape");
-            if (!parameter->is_contiguous()) {
-                fail(std::string(name) + " must be contiguous, got strides " +
-                     format_shape(parameter->strides));
-            }
-        }
-    }
-    detail::check_same_shape(output, input.shape, "output", "the input's shape");
-    if (!input.is_contiguous()) {
-        fail("layer_norm needs a contiguous input, but got shape " + format_shape(input.shape) +
-             " with strides " + format_shape(input.strides) + " (expected strides " +
-             format_shape(TensorView::of(nullptr, input.shape).strides) + ")");
-    }
-    if (!output.is_contiguous()) {
-        fail("layer_norm needs a contiguous output, but got strides " +
-             format_shape(output.strides) + " for shape " + format_shape(output.shape));
-    }
-    const std::vector<int64_t> leading_shape(input.shape.begin(), input.shape.end() - normalized_rank);
-    check_row_statistics(mean, "mean", device, leading_shape, normalized_rank);
-    check_row_statistics(rstd, "rstd", device, leading_shape, normalized_rank);
-    detail::check_cuda_addressable(input, "input");
-    detail::check_cuda_addressable(output, "output");
+    check_per_element(weight, "weight", input, normalized_shape);
+    check_per_element(bias, "bias", input, normalized_shape);
+    check_like_input(&output, "output", input, "layer_norm");
+    check_row_statistics(mean, "mean", device, shape.leading_shape, normalized_shape.size());
+    check_row_statistics(rstd, "rstd", device, shape.leading_shape, normalized_shape.size());
     detail::check_eps(eps);
-
-    const int64_t row_length = std::accumulate(normalized_shape.begin(), normalized_shape.end(),
-                                               int64_t{1}, std::multiplies<>());
-    const int64_t rows = std::accumulate(leading_shape.begin(), leading_shape.end(), int64_t{1},
-                                         std::multiplies<>());
-    TensorView flat = TensorView::of(nullptr, {rows, row_length});
-    detail::check_int32_indexable(flat, "the input viewed as (rows, normalized elements)");
     detail::check_written_apart({{&output, "output"}, {mean, "mean"}, {rstd, "rstd"}},
                                 {{&input, "input"}, {weight, "weight"}, {bias, "bias"}});
+    const int64_t rows = shape.rows, row_length = shape.row_length;
     const size_t variant = detail::prepare_cpu_kernels();
     if (rows == 0) {
         return;
@@ -216,6 +276,93 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     detail::check_kernel_status(status, "layer_norm_forward");
 }
 
+void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
+                         const std::vector<int64_t> &normalized_shape, const TensorView &mean,
+                         const TensorView &rstd, const TensorView *weight,
+                         const TensorView *grad_input, const TensorView *grad_weight,
+                         const TensorView *grad_bias) {
+    const Rows shape = check_rows(input, normalized_shape, "layer_norm_backward");
+    const Device device = input.device;
+    const DType dtype = input.dtype;
+    check_like_input(&grad_output, "grad_output", input, "layer_norm_backward");
+    check_like_input(grad_input, "grad_input", input, "layer_norm_backward");
+    check_per_element(weight, "weight", input, normalized_shape);
+    check_per_element(grad_weight, "grad_weight", input, normalized_shape);
+    check_per_element(grad_bias, "grad_bias", input, normalized_shape);
+    for (auto [stats, what] : {std::pair{&mean, "mean"}, std::pair{&rstd, "rstd"}}) {
+        check_row_statistics(stats, what, device, shape.leading_shape, normalized_shape.size());
+    }
+    detail::check_written_apart(
+        {{grad_input, "grad_input"}, {grad_weight, "grad_weight"}, {grad_bias, "grad_bias"}},
+        {{&grad_output, "grad_output"}, {&input, "input"}, {&mean, "mean"}, {&rstd, "rstd"},
+         {weight, "weight"}});
+    const size_t variant = detail::prepare_cpu_kernels();
+    const bool wants_parameters = grad_weight != nullptr || grad_bias != nullptr;
+    if ((grad_input == nullptr || shape.rows == 0) && !wants_parameters) {
+        return;
+    }
+
+    std::optional<detail::CudaCall> cuda;
+    if (device == Device::cuda) {
+        cuda.emplace(detail::NamedTensors{
+            {&grad_output, "grad_output"}, {&input, "input"}, {&mean, "mean"}, {&rstd, "rstd"},
+            {weight, "weight"}, {grad_input, "grad_input"}, {grad_weight, "grad_weight"},
+            {grad_bias, "grad_bias"}});
+    }
+    if (shape.rows == 0) {
+        // A sum over no rows.
+        for (const TensorView *gradient : {grad_weight, grad_bias}) {
+            if (gradient != nullptr) detail::fill_with_zeros(*gradient);
+        }
+        return;
+    }
+    using detail::Fill;
+    using detail::KernelBuffer;
+    const int64_t rows = shape.rows, row_length = shape.row_length;
+    const detail::KernelDims matrix{{row_length, 1}, {rows, row_length}};
+    const detail::KernelDims per_element{{row_length, 1}}, per_row{{rows, 1}};
+    KernelBuffer grad_output_buffer(grad_output.data, matrix, dtype, device);
+    KernelBuffer input_buffer(input.data, matrix, dtype, device);
+    KernelBuffer mean_buffer(mean.data, per_row, DType::float32, device);
+    KernelBuffer rstd_buffer(rstd.data, per_row, DType::float32, device);
+    const auto type = static_cast<size_t>(dtype);
+
+    if (grad_input != nullptr) {
+        // Without a weight, one element of the input stands in (unread).
+        KernelBuffer weight_buffer(weight ? weight->data : input.data,
+                                   weight ? per_element : detail::KernelDims{{1, 1}}, dtype, device);
+        KernelBuffer grad_input_buffer(grad_input->data, matrix, dtype, device);
+        const int affine = weight != nullptr ? 1 : 0;
+        const size_t cuda_row_class =
+            layer_norm_row_class(row_length, Device::cuda) == LayerNormRowClass::warp_per_row ? 0 : 1;
+        BackwardInputKernel kernel = device == Device::cuda
+                                         ? cuda_backward_input_kernels[type][cuda_row_class][affine]
+                                         : cpu_backward_input_kernels[type][affine][variant];
+        detail::check_kernel_status(
+            kernel(grad_output_buffer.get(), input_buffer.get(), mean_buffer.get(),
+                   rstd_buffer.get(), weight_buffer.get(), grad_input_buffer.get()),
+            "layer_norm_backward_input");
+    }
+    if (wants_parameters) {
+        std::optional<KernelBuffer> grad_weight_buffer, grad_bias_buffer;
+        for (auto [gradient, buffer] : {std::pair{grad_weight, &grad_weight_buffer},
+                                        std::pair{grad_bias, &grad_bias_buffer}}) {
+            if (gradient != nullptr) {
+                buffer->emplace(gradient->data, per_element, dtype, device);
+            } else {
+                buffer->emplace(per_element, dtype, device, Fill::unset);
+            }
+        }
+        BackwardParameterKernel kernel = device == Device::cuda
+                                             ? cuda_backward_parameter_kernels[type]
+                                             : cpu_backward_parameter_kernels[type][variant];
+        detail::check_kernel_status(
+            kernel(grad_output_buffer.get(), input_buffer.get(), mean_buffer.get(),
+                   rstd_buffer.get(), grad_weight_buffer->get(), grad_bias_buffer->get()),
+            "layer_norm_backward_parameters");
+    }
+}
+
 LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, double eps, bool elementwise_affine,
                      bool bias)
     : normalized_shape_(std::move(normalized_shape)), eps_(eps) {
@@ -225,9 +372,51 @@ LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, double eps, bool ele
     detail::check_eps(eps);
     if (elementwise_affine) {
         weight_ = Tensor(normalized_shape_, 1.0f);
+        weight_grad_ = Tensor(normalized_shape_, 0.0f);
         if (bias) {
             bias_ = Tensor(normalized_shape_, 0.0f);
+            bias_grad_ = Tensor(normalized_shape_, 0.0f);
         }
+    }
+}
+
+Tensor LayerNorm::backward(const TensorView &input, const TensorView &grad_output) {
+    detail::check_placed(input, "input", Device::cpu, DType::float32,
+                         "the LayerNorm module holds float32 CPU parameters; "
+                         "normgen::layer_norm_backward takes the other tensors");
+    if (!saved_mean_.defined()) {
+        detail::fail("LayerNorm.backward needs the statistics of a forward call, but forward "
+                     "has not run");
+    }
+    if (saved_mean_.numel() * detail::element_count(normalized_shape_) != input.numel()) {
+        detail::fail("LayerNorm.backward expects the input of the last forward call, whose "
+                     "statistics cover " + std::to_string(saved_mean_.numel()) + " rows, but got "
+                     "input of shape " + detail::format_shape(input.shape));
+    }
+    Tensor grad_input(input.shape);
+    Tensor grad_weight, grad_bias;
+    if (weight_.defined()) grad_weight = Tensor(normalized_shape_);
+    if (bias_.defined()) grad_bias = Tensor(normalized_shape_);
+    TensorView weight = weight_.view(), grad_input_view = grad_input.view();
+    TensorView grad_weight_view = grad_weight.view(), grad_bias_view = grad_bias.view();
+    layer_norm_backward(grad_output, input, normalized_shape_, saved_mean_.view(),
+                        saved_rstd_.view(), weight_.defined() ? &weight : nullptr,
+                        &grad_input_view, grad_weight.defined() ? &grad_weight_view : nullptr,
+                        grad_bias.defined() ? &grad_bias_view : nullptr);
+    // As torch accumulates .grad across backward calls.
+    for (auto [accumulated, gradient] : {std::pair{&weight_grad_, &grad_weight},
+                                         std::pair{&bias_grad_, &grad_bias}}) {
+        if (!gradient->defined()) continue;
+        for (int64_t i = 0; i < gradient->numel(); ++i) {
+            accumulated->data()[i] += gradient->data()[i];
+        }
+    }
+    return grad_input;
+}
+
+void LayerNorm::zero_grad() {
+    for (Tensor *gradient : {&weight_grad_, &bias_grad_}) {
+        std::fill(gradient->values().begin(), gradient->values().end(), 0.0f);
     }
 }
 

@@ -1,5 +1,8 @@
 #include "layout.hpp"
 
+#include <functional>
+#include <numeric>
+
 #include "checks.hpp"
 
 namespace normgen::detail {
@@ -40,6 +43,10 @@ bool has_dense_strides(const std::vector<int64_t> &shape, const std::vector<int6
         expected *= shape[d];
     }
     return true;
+}
+
+int64_t element_count(const std::vector<int64_t> &shape) {
+    return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
 }
 
 }  // namespace normgen::detail

@@ -21,4 +21,7 @@ std::vector<int64_t> dense_strides(const std::vector<int64_t> &shape, MemoryForm
 bool has_dense_strides(const std::vector<int64_t> &shape, const std::vector<int64_t> &strides,
                        MemoryFormat format);
 
+// The product of the sizes.
+int64_t element_count(const std::vector<int64_t> &shape);
+
 }  // namespace normgen::detail

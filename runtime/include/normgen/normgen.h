@@ -61,6 +61,25 @@ normgen_status normgen_batch_norm(const normgen_tensor *input, const normgen_ten
                                   int64_t *num_batches_tracked, const normgen_tensor *save_mean,
                                   const normgen_tensor *save_invstd);
 
+/* Gradients of normgen_layer_norm from the mean and rstd it produced, as
+ * torch's native_layer_norm_backward; weight, grad_input, grad_weight and
+ * grad_bias may be NULL (absent, or not wanted). */
+normgen_status normgen_layer_norm_backward(
+    const normgen_tensor *grad_output, const normgen_tensor *input, const int64_t *normalized_shape,
+    int32_t normalized_rank, const normgen_tensor *mean, const normgen_tensor *rstd,
+    const normgen_tensor *weight, const normgen_tensor *grad_input,
+    const normgen_tensor *grad_weight, const normgen_tensor *grad_bias);
+
+/* Gradients of normgen_batch_norm, as torch's native_batch_norm_backward:
+ * training uses save_mean and save_invstd; evaluation running_mean and
+ * running_var with eps. Every pointer but grad_output and input may be NULL. */
+normgen_status normgen_batch_norm_backward(
+    const normgen_tensor *grad_output, const normgen_tensor *input, const normgen_tensor *weight,
+    const normgen_tensor *running_mean, const normgen_tensor *running_var,
+    const normgen_tensor *save_mean, const normgen_tensor *save_invstd, int training, double eps,
+    const normgen_tensor *grad_input, const normgen_tensor *grad_weight,
+    const normgen_tensor *grad_bias);
+
 /* The message of this thread's last failed call ("" if none). */
 const char *normgen_last_error(void);
 

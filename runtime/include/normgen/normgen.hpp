@@ -126,6 +126,36 @@ void batch_norm(const TensorView &input, const TensorView *running_mean,
                 const TensorView &output, int64_t *num_batches_tracked = nullptr,
                 const TensorView *save_mean = nullptr, const TensorView *save_invstd = nullptr);
 
+// ---- Backward (torch's native_*_backward) -----------------------------------
+// Gradients given grad_output (the gradient of the loss with respect to the
+// forward output), for a training loop. Each grad_* argument is optional
+// (nullptr: not wanted, as torch's output_mask); it has the shape, dtype and
+// device of what it is the gradient of, and is overwritten, not accumulated.
+// Sums accumulate in float32.
+
+// Gradients of layer_norm(input, normalized_shape, weight, bias, eps) from the
+// mean and rstd that forward call produced (float32, shape (*) or
+// (*, 1, ..., 1)). grad_output and grad_input are contiguous like input;
+// grad_weight and grad_bias have normalized_shape (a bias's gradient does
+// not depend on the bias, so none is passed).
+void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
+                         const std::vector<int64_t> &normalized_shape, const TensorView &mean,
+                         const TensorView &rstd, const TensorView *weight,
+                         const TensorView *grad_input, const TensorView *grad_weight = nullptr,
+                         const TensorView *grad_bias = nullptr);
+
+// Gradients of batch_norm. training: through the batch statistics, given
+// the save_mean and save_invstd the forward call produced. Not training
+// (evaluation mode): running_mean and running_var are constants, as they
+// were in forward. grad_output and grad_input have the input's shape and
+// layout; grad_weight and grad_bias are per channel.
+void batch_norm_backward(const TensorView &grad_output, const TensorView &input,
+                         const TensorView *weight, const TensorView *running_mean,
+                         const TensorView *running_var, const TensorView *save_mean,
+                         const TensorView *save_invstd, bool training, double eps,
+                         const TensorView *grad_input, const TensorView *grad_weight = nullptr,
+                         const TensorView *grad_bias = nullptr);
+
 // ---- Modules (torch.nn) -----------------------------------------------------
 // The modules hold float32 CPU parameters and run on float32 CPU tensors; the
 // functional calls above take every dtype and device.
@@ -140,10 +170,20 @@ public:
     Tensor operator()(const TensorView &input) { return forward(input); }
     void forward(const TensorView &input, const TensorView &output);
 
+    // The gradient with respect to the input of the last forward, which is
+    // passed again (the module keeps its statistics, not a copy of it); adds
+    // the parameters' gradients to weight_grad() and bias_grad(), as torch
+    // accumulates .grad.
+    Tensor backward(const TensorView &input, const TensorView &grad_output);
+    // Sets the accumulated parameter gradients to zero.
+    void zero_grad();
+
     const std::vector<int64_t> &normalized_shape() const { return normalized_shape_; }
     double eps() const { return eps_; }
     Tensor &weight() { return weight_; }  // undefined without elementwise_affine
     Tensor &bias() { return bias_; }      // undefined without elementwise_affine or bias
+    Tensor &weight_grad() { return weight_grad_; }  // defined with weight(), zeros at first
+    Tensor &bias_grad() { return bias_grad_; }
     // Per-row statistics of the last forward, for backward.
     const Tensor &saved_mean() const { return saved_mean_; }
     const Tensor &saved_rstd() const { return saved_rstd_; }
@@ -151,7 +191,7 @@ public:
 private:
     std::vector<int64_t> normalized_shape_;
     double eps_;
-    Tensor weight_, bias_, saved_mean_, saved_rstd_;
+    Tensor weight_, bias_, weight_grad_, bias_grad_, saved_mean_, saved_rstd_;
 };
 
 // torch.nn.BatchNorm*d: owns weight, bias, running statistics; starts in
@@ -162,6 +202,13 @@ public:
     Tensor operator()(const TensorView &input) { return forward(input); }
     void forward(const TensorView &input, const TensorView &output);
 
+    // The gradient with respect to the input of the last forward, which is
+    // passed again; through the batch statistics if that forward used them,
+    // else the running statistics as constants. Adds the parameters'
+    // gradients to weight_grad() and bias_grad().
+    Tensor backward(const TensorView &input, const TensorView &grad_output);
+    void zero_grad();
+
     void train(bool on = true) { training_ = on; }
     void eval() { training_ = false; }
     bool is_training() const { return training_; }
@@ -171,6 +218,8 @@ public:
     std::optional<double> momentum() const { return momentum_; }
     Tensor &weight() { return weight_; }              // undefined without affine
     Tensor &bias() { return bias_; }                  // undefined without affine
+    Tensor &weight_grad() { return weight_grad_; }    // defined with affine, zeros at first
+    Tensor &bias_grad() { return bias_grad_; }
     Tensor &running_mean() { return running_mean_; }  // undefined without track_running_stats
     Tensor &running_var() { return running_var_; }
     int64_t num_batches_tracked() const { return num_batches_tracked_; }
@@ -188,7 +237,9 @@ private:
     double eps_;
     std::optional<double> momentum_;
     bool training_ = true;
-    Tensor weight_, bias_, running_mean_, running_var_, saved_mean_, saved_invstd_;
+    bool last_forward_used_batch_stats_ = true;
+    Tensor weight_, bias_, weight_grad_, bias_grad_, running_mean_, running_var_, saved_mean_,
+        saved_invstd_;
     int64_t num_batches_tracked_ = 0;
 };
 

@@ -1,0 +1,72 @@
+// How BatchNorm cuts each channel's elements into chunks, shared by the
+// forward statistics and the backward sums: chunks small enough to stay in
+// cache between passes, many enough to share among threads.
+//
+// channels_first (spatial, channel, sample): a chunk holds the planes of
+//   `group` consecutive samples, group = max(1, elements_per_chunk / plane).
+// channels_last (channel, position): a chunk holds max(min_positions,
+//   elements_per_chunk / channels) consecutive positions.
+#pragma once
+
+#include <functional>
+
+#include "Halide.h"
+#include "batch_norm_forward.h"
+
+namespace normgen {
+
+struct ChannelChunks {
+    Halide::RDom within_chunk;  // (spatial, sample in chunk), or (position in chunk)
+    Halide::Expr count;         // chunks per channel
+    // The number of elements in chunk `index`.
+    std::function<Halide::Expr(const Halide::Expr &)> length;
+    // Whether the point of within_chunk exists in its chunk: undefined where
+    // an RDom predicate says it instead (channels_last). channels_first's
+    // last chunk may have fewer samples; its missing ones must count as
+    // zero, through a select rather than an RDom predicate, so that
+    // schedules may split a chunk across threads freely.
+    Halide::Expr valid;
+    // f(channel, spatial or position, sample) at the point of within_chunk
+    // in chunk k of channel c; the clamp keeps a missing sample's read in
+    // bounds.
+    std::function<Halide::Expr(const Halide::Func &, const Halide::Expr &)> value;
+};
+
+// `extents`: the input's (spatial, channels, samples) or (channels,
+// positions); `k` is the chunk variable.
+inline ChannelChunks channel_chunks(BatchNormLayout layout, const std::vector<Halide::Expr> &extents,
+                                    int elements_per_chunk, int min_positions_per_chunk,
+                                    const Halide::Var &k) {
+    using namespace Halide;
+    ChannelChunks chunks;
+    if (layout == BatchNormLayout::channels_first) {
+        Expr plane = extents[0], samples = extents[2];
+        Expr group = max(1, elements_per_chunk / plane);
+        chunks.length = [plane, samples, group](const Expr &index) {
+            return plane * min(group, samples - index * group);
+        };
+        RDom r(0, plane, 0, group, "within_chunk");
+        chunks.within_chunk = r;
+        chunks.valid = k * group + r.y < samples;
+        chunks.value = [r, k, group, samples](const Func &f, const Expr &c) {
+            return f(c, r.x, min(k * group + r.y, samples - 1));
+        };
+        chunks.count = (samples + group - 1) / group;
+    } else {
+        Expr channels = extents[0], positions = extents[1];
+        Expr chunk = max(min_positions_per_chunk, elements_per_chunk / channels);
+        chunks.length = [positions, chunk](const Expr &index) {
+            return min(chunk, positions - index * chunk);
+        };
+        RDom r(0, chunk, "within_chunk");
+        r.where(k * chunk + r < positions);
+        chunks.within_chunk = r;
+        chunks.value = [r, k, chunk, positions](const Func &f, const Expr &c) {
+            return f(c, min(k * chunk + r, positions - 1), 0);
+        };
+        chunks.count = (positions + chunk - 1) / chunk;
+    }
+    return chunks;
+}
+
+}  // namespace normgen

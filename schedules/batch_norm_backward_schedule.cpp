@@ -1,0 +1,22 @@
+#include "schedules/batch_norm_backward_schedule.h"
+
+#include "schedules/cuda/batch_norm_backward.h"
+#include "schedules/x86/batch_norm_backward.h"
+
+namespace normgen {
+
+void schedule_batch_norm_backward(BatchNormBackwardFuncs funcs, const Halide::Target &target,
+                                  const BatchNormBackwardKnobs &knobs) {
+    if (target.has_feature(Halide::Target::CUDA)) {
+        cuda::schedule_batch_norm_backward(funcs, target, knobs);
+        return;
+    }
+    if (target.arch == Halide::Target::X86 && !target.has_gpu_feature()) {
+        x86::schedule_batch_norm_backward(funcs, target, knobs);
+        return;
+    }
+    throw Halide::CompileError("batch_norm_backward has no schedule for target " +
+                               target.to_string());
+}
+
+}  // namespace normgen

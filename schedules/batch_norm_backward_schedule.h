@@ -1,0 +1,25 @@
+// How BatchNorm backward runs: the knobs, and the entry point that picks the
+// schedule for the generator's target.
+#pragma once
+
+#include "Halide.h"
+#include "generators/batch_norm_backward.h"
+
+namespace normgen {
+
+// Declared inside the generator, so each knob is a GeneratorParam.
+struct BatchNormBackwardKnobs {
+    // x86: native vectors per step of the loops; elements of grad_input per
+    // thread-pool task.
+    Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
+    Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
+    // CUDA, as BatchNormForwardKnobs.
+    Halide::GeneratorParam<int> threads_per_block{"threads_per_block", 256, 32, 1024};
+    Halide::GeneratorParam<int> chunks_per_block{"chunks_per_block", 8, 1, 32};
+    Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
+};
+
+void schedule_batch_norm_backward(BatchNormBackwardFuncs funcs, const Halide::Target &target,
+                                  const BatchNormBackwardKnobs &knobs);
+
+}  // namespace normgen

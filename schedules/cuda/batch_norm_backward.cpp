@@ -1,0 +1,31 @@
+// BatchNorm backward on NVIDIA GPUs, in the forward kernels' shapes:
+// 1. each chunk's two sums (schedule_channel_chunks);
+// 2. per channel, a block adds the chunks' sums and writes grad_weight,
+//    grad_bias and grad_input's coefficients (one kernel, compute_with);
+// 3. grad_input, elementwise.
+#include "schedules/cuda/batch_norm_backward.h"
+
+#include "schedules/cuda/channel_chunks.h"
+#include "schedules/cuda/reductions.h"
+
+namespace normgen::cuda {
+
+using namespace Halide;
+
+void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target,
+                                  const BatchNormBackwardKnobs &knobs) {
+    const Var &c = f.channel;
+    schedule_elementwise(f.grad_input, knobs.threads_per_block);
+    Func chunk_slot = f.chunk_sums.in();
+    schedule_channel_chunks(chunk_slot, {f.chunk_sums}, {}, f.within_chunk, f.layout, c,
+                            f.chunk, knobs.threads_per_block, knobs.chunks_per_block,
+                            knobs.loads_in_flight);
+    f.coefficients.compute_root().gpu_blocks(c);
+    LoopLevel per_block(f.coefficients, c);
+    block_reduction(f.channel_sums, f.over_chunks.x, per_block, 32, knobs.loads_in_flight);
+    for (Func gradient : {f.grad_weight, f.grad_bias}) {
+        gradient.compute_root().gpu_blocks(c).compute_with(f.coefficients, c);
+    }
+}
+
+}  // namespace normgen::cuda

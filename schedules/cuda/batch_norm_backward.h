@@ -1,0 +1,10 @@
+#pragma once
+
+#include "schedules/batch_norm_backward_schedule.h"
+
+namespace normgen::cuda {
+
+void schedule_batch_norm_backward(BatchNormBackwardFuncs funcs, const Halide::Target &target,
+                                  const BatchNormBackwardKnobs &knobs);
+
+}  // namespace normgen::cuda

@@ -1,0 +1,61 @@
+// LayerNorm backward on NVIDIA GPUs.
+//
+// grad_input: the forward kernels' row layouts (rows.h): a row's two sums,
+// then its output, by the same threads.
+// grad_weight, grad_bias: chunks of rows_per_task rows summed per element
+// (threads along the row, so that loads are coalesced; blocks over row
+// chunks), then the chunks' sums added per element.
+#include "schedules/cuda/layer_norm_backward.h"
+
+#include "schedules/cuda/reductions.h"
+#include "schedules/cuda/rows.h"
+
+namespace normgen::cuda {
+
+using namespace Halide;
+
+namespace {
+constexpr int threads_per_block = 128;
+}  // namespace
+
+void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs f, const Target &target,
+                                        const LayerNormBackwardKnobs &knobs) {
+    const RowLayout layout =
+        schedule_rows(f.grad_input, f.element, f.row, {}, knobs.row_class, knobs.warps_per_block,
+                      knobs.threads_per_row, knobs.loads_in_flight);
+    block_reduction(f.row_sums, f.over_row.x, layout.per_block, layout.threads_per_row,
+                    knobs.loads_in_flight, layout.row_threads);
+}
+
+void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
+                                             const Target &target,
+                                             const LayerNormBackwardKnobs &knobs) {
+    const Var &e = f.element;
+    RVar chunk("chunk"), row_in_chunk("row_in_chunk");
+    Var chunk_var("chunk_var"), element_block("element_block"), element_thread("element_thread");
+    Func partial = f.column_sums.update()
+                       .split(f.over_rows.x, chunk, row_in_chunk, knobs.rows_per_task,
+                              TailStrategy::GuardWithIf)
+                       .rfactor(chunk, chunk_var);
+    partial.compute_root()
+        .split(e, element_block, element_thread, threads_per_block, TailStrategy::GuardWithIf)
+        .reorder(element_thread, element_block, chunk_var)
+        .gpu_blocks(element_block, chunk_var)
+        .gpu_threads(element_thread);
+    partial.update()
+        .split(e, element_block, element_thread, threads_per_block, TailStrategy::GuardWithIf)
+        .reorder(row_in_chunk, element_thread, element_block, chunk_var)
+        .gpu_blocks(element_block, chunk_var)
+        .gpu_threads(element_thread);
+    unroll_loads(partial.update(), row_in_chunk, knobs.loads_in_flight);
+    f.column_sums.compute_root().gpu_tile(e, element_block, element_thread, threads_per_block,
+                                          TailStrategy::GuardWithIf);
+    f.column_sums.update().gpu_tile(e, element_block, element_thread, threads_per_block,
+                                    TailStrategy::GuardWithIf);
+    for (Func gradient : {f.grad_weight, f.grad_bias}) {
+        gradient.gpu_tile(e, element_block, element_thread, threads_per_block,
+                          TailStrategy::GuardWithIf);
+    }
+}
+
+}  // namespace normgen::cuda

@@ -1,0 +1,14 @@
+#pragma once
+
+#include "schedules/layer_norm_backward_schedule.h"
+
+namespace normgen::cuda {
+
+void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs funcs,
+                                        const Halide::Target &target,
+                                        const LayerNormBackwardKnobs &knobs);
+void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs funcs,
+                                             const Halide::Target &target,
+                                             const LayerNormBackwardKnobs &knobs);
+
+}  // namespace normgen::cuda

@@ -1,0 +1,38 @@
+// How LayerNorm backward runs: the knobs, and the entry points that pick the
+// schedule for the generator's target.
+#pragma once
+
+#include "Halide.h"
+#include "generators/layer_norm_backward.h"
+#include "schedules/layer_norm_forward_schedule.h"
+
+namespace normgen {
+
+// Declared inside the generators, so each knob is a GeneratorParam.
+struct LayerNormBackwardKnobs {
+    // grad_input: the row class, as for the forward kernels (the x86
+    // schedule takes long_rows, the CUDA one warp_per_row or block_per_row).
+    Halide::GeneratorParam<RowClass> row_class{
+        "row_class", RowClass::long_rows,
+        {{"long_rows", RowClass::long_rows},
+         {"warp_per_row", RowClass::warp_per_row},
+         {"block_per_row", RowClass::block_per_row}}};
+    // x86: native vectors per step of the loops along a row.
+    Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
+    // x86: rows per thread-pool task (grad_input), and rows whose parameter
+    // gradients one task sums before the tasks' partial sums are added.
+    Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 16, 1, 1 << 16};
+    // CUDA, as LayerNormForwardKnobs.
+    Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
+    Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};
+    Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
+};
+
+void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs funcs,
+                                        const Halide::Target &target,
+                                        const LayerNormBackwardKnobs &knobs);
+void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs funcs,
+                                             const Halide::Target &target,
+                                             const LayerNormBackwardKnobs &knobs);
+
+}  // namespace normgen
