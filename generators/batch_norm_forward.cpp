@@ -21,6 +21,7 @@
 
 #include "Halide.h"
 #include "element_types.h"
+#include "batch_norm_algorithm.h"
 #include "batch_norm_forward.h"
 #include "channel_chunks.h"
 #include "schedules/batch_norm_forward_schedule.h"
@@ -106,10 +107,8 @@ public:
             invstd(c) = 1.0f / sqrt(running_var(c) + eps);
         }
 
-        f.scale = Func("scale");
-        f.scale(c) = invstd(c) * decode(weight(c), element_type);
-        f.shift = Func("shift");
-        f.shift(c) = decode(bias(c), element_type) - mean(c) * f.scale(c);
+        define_scale_and_shift(f, mean, invstd, decode(weight(c), element_type),
+                               decode(bias(c), element_type));
 
         if (layout == BatchNormLayout::channels_first) {
             output(s, c, n) = encode(x(c, s, n) * f.scale(c) + f.shift(c), element_type);

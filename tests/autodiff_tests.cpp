@@ -1,5 +1,5 @@
-// The hand-written LayerNorm backward kernels against Halide's automatic
-// differentiation of the forward algorithm (autodiff_generators.cpp): two
+// The hand-written backward kernels against Halide's automatic
+// differentiation of the forward algorithms (autodiff_generators.cpp): two
 // independent derivations of the same gradients, both in float32, must
 // agree. CTest runs this once per CPU variant of the kernels.
 
@@ -8,12 +8,14 @@
 
 #include "HalideBuffer.h"
 #include "expect_close.hpp"
+#include "batch_norm_autodiff.h"
 #include "layer_norm_autodiff.h"
 
 #include <vector>
 
 namespace {
 
+using normgen::MemoryFormat;
 using normgen::TensorView;
 namespace ref = normgen::reference;
 
@@ -62,6 +64,75 @@ TEST_CASE("LayerNorm backward kernels agree with Halide's autodiff of the forwar
     };
     // Both are float32 computations: PyTorch's float32 tolerance, with room
     // for sums over 1023 elements in a different order.
+    const double atol = 1e-4, rtol = 1e-3;
+    {
+        INFO("grad_input");
+        ref::expect_close(grad_input, as_double(autodiff_grad_input), atol, rtol);
+    }
+    {
+        INFO("grad_weight and grad_bias");
+        ref::expect_close(grad_weight, as_double(autodiff_grad_weight), atol, rtol);
+        ref::expect_close(grad_bias, as_double(autodiff_grad_bias), atol, rtol);
+    }
+}
+
+TEST_CASE("BatchNorm training backward kernels agree with Halide's autodiff of the forward "
+          "algorithm") {
+    const std::vector<int64_t> shape = GENERATE(std::vector<int64_t>{7, 3, 1},
+                                                std::vector<int64_t>{4, 5, 9},
+                                                std::vector<int64_t>{3, 4, 50});
+    const MemoryFormat format = GENERATE(MemoryFormat::contiguous, MemoryFormat::channels_last);
+    INFO("shape " << shape[0] << "x" << shape[1] << "x" << shape[2]);
+    const int64_t samples = shape[0], channels = shape[1], spatial = shape[2];
+    const int64_t count = samples * channels * spatial;
+    const auto seed = static_cast<uint32_t>(count);
+    std::vector<float> input = ref::random_normal(count, seed);
+    std::vector<float> grad_output = ref::random_normal(count, seed + 1);
+    std::vector<float> weight = ref::random_normal(channels, seed + 2);
+    std::vector<float> bias = ref::random_normal(channels, seed + 3);
+
+    const int s = static_cast<int>(spatial), c = static_cast<int>(channels),
+              n = static_cast<int>(samples);
+    Halide::Runtime::Buffer<float> input_buffer(input.data(), s, c, n);
+    Halide::Runtime::Buffer<float> grad_output_buffer(grad_output.data(), s, c, n);
+    Halide::Runtime::Buffer<float> weight_buffer(weight.data(), c), bias_buffer(bias.data(), c);
+    Halide::Runtime::Buffer<float> autodiff_grad_input(s, c, n), autodiff_grad_weight(c),
+        autodiff_grad_bias(c);
+    REQUIRE(batch_norm_autodiff(input_buffer, weight_buffer, bias_buffer, kEps,
+                                grad_output_buffer, autodiff_grad_input, autodiff_grad_weight,
+                                autodiff_grad_bias) == 0);
+
+    // The kernels, in either layout, from the statistics forward saved.
+    const std::vector<float> input_memory = format == MemoryFormat::channels_last
+                                                ? ref::logical_to_channels_last(input, shape)
+                                                : input;
+    const std::vector<float> grad_output_memory =
+        format == MemoryFormat::channels_last ? ref::logical_to_channels_last(grad_output, shape)
+                                              : grad_output;
+    std::vector<float> output(count), save_mean(channels), save_invstd(channels);
+    const TensorView input_view = TensorView::of(input_memory.data(), shape, format);
+    const TensorView weight_view = TensorView::of(weight.data(), {channels});
+    const TensorView bias_view = TensorView::of(bias.data(), {channels});
+    const TensorView save_mean_view = TensorView::of(save_mean.data(), {channels});
+    const TensorView save_invstd_view = TensorView::of(save_invstd.data(), {channels});
+    normgen::batch_norm(input_view, nullptr, nullptr, &weight_view, &bias_view, true, 0.1, kEps,
+                        TensorView::of(output.data(), shape, format), nullptr, &save_mean_view,
+                        &save_invstd_view);
+    std::vector<float> grad_input(count), grad_weight(channels), grad_bias(channels);
+    const TensorView grad_input_view = TensorView::of(grad_input.data(), shape, format);
+    const TensorView grad_weight_view = TensorView::of(grad_weight.data(), {channels});
+    const TensorView grad_bias_view = TensorView::of(grad_bias.data(), {channels});
+    normgen::batch_norm_backward(TensorView::of(grad_output_memory.data(), shape, format),
+                                 input_view, &weight_view, nullptr, nullptr, &save_mean_view,
+                                 &save_invstd_view, true, kEps, &grad_input_view,
+                                 &grad_weight_view, &grad_bias_view);
+    if (format == MemoryFormat::channels_last) {
+        grad_input = ref::channels_last_to_logical(grad_input, shape);
+    }
+
+    auto as_double = [](const Halide::Runtime::Buffer<float> &buffer) {
+        return std::vector<double>(buffer.data(), buffer.data() + buffer.number_of_elements());
+    };
     const double atol = 1e-4, rtol = 1e-3;
     {
         INFO("grad_input");
