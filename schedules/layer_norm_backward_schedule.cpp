@@ -11,15 +11,14 @@ bool is_x86_cpu(const Halide::Target &target) {
 }
 }  // namespace
 
-void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs funcs,
-                                        const Halide::Target &target,
-                                        const LayerNormBackwardKnobs &knobs) {
+void schedule_layer_norm_backward(LayerNormBackwardFuncs funcs, const Halide::Target &target,
+                                  const LayerNormBackwardKnobs &knobs) {
     if (target.has_feature(Halide::Target::CUDA)) {
-        cuda::schedule_layer_norm_backward_input(funcs, target, knobs);
+        cuda::schedule_layer_norm_backward(funcs, target, knobs);
     } else if (is_x86_cpu(target)) {
-        x86::schedule_layer_norm_backward_input(funcs, target, knobs);
+        x86::schedule_layer_norm_backward(funcs, target, knobs);
     } else {
-        throw Halide::CompileError("layer_norm_backward_input has no schedule for target " +
+        throw Halide::CompileError("layer_norm_backward has no schedule for target " +
                                    target.to_string());
     }
 }

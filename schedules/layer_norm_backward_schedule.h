@@ -28,9 +28,8 @@ struct LayerNormBackwardKnobs {
     Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
 };
 
-void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs funcs,
-                                        const Halide::Target &target,
-                                        const LayerNormBackwardKnobs &knobs);
+void schedule_layer_norm_backward(LayerNormBackwardFuncs funcs, const Halide::Target &target,
+                                  const LayerNormBackwardKnobs &knobs);
 void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs funcs,
                                              const Halide::Target &target,
                                              const LayerNormBackwardKnobs &knobs);

@@ -104,7 +104,14 @@ class Normgen:
         library.normgen_batch_norm.argtypes = [
             tensor, tensor, tensor, tensor, tensor, ctypes.c_int, ctypes.c_double,
             ctypes.c_double, tensor, ctypes.POINTER(ctypes.c_int64), tensor, tensor]
-        for function in (library.normgen_layer_norm, library.normgen_batch_norm):
+        library.normgen_layer_norm_backward.argtypes = [
+            tensor, tensor, ctypes.POINTER(ctypes.c_int64), ctypes.c_int32, tensor, tensor,
+            tensor, tensor, tensor, tensor]
+        library.normgen_batch_norm_backward.argtypes = [
+            tensor, tensor, tensor, tensor, tensor, tensor, tensor, ctypes.c_int,
+            ctypes.c_double, tensor, tensor, tensor]
+        for function in (library.normgen_layer_norm, library.normgen_batch_norm,
+                         library.normgen_layer_norm_backward, library.normgen_batch_norm_backward):
             function.restype = ctypes.c_int
         library.normgen_last_error.argtypes = []
         library.normgen_last_error.restype = ctypes.c_char_p
@@ -153,6 +160,22 @@ class Normgen:
             reference_to(y), None, reference_to(save_mean), reference_to(save_invstd)))
 
 
+    def bind_layer_norm_backward(self, dy, x, normalized_shape, mean, rstd, weight, dx, dweight,
+                                 dbias):
+        shape = (ctypes.c_int64 * len(normalized_shape))(*normalized_shape)
+        return self._bound(self._library.normgen_layer_norm_backward, (
+            reference_to(dy), reference_to(x), shape, len(normalized_shape), reference_to(mean),
+            reference_to(rstd), reference_to(weight), reference_to(dx), reference_to(dweight),
+            reference_to(dbias)))
+
+    def bind_batch_norm_backward(self, dy, x, weight, save_mean, save_invstd, dx, dweight, dbias):
+        """Training mode: through the batch statistics forward saved."""
+        return self._bound(self._library.normgen_batch_norm_backward, (
+            reference_to(dy), reference_to(x), reference_to(weight), None, None,
+            reference_to(save_mean), reference_to(save_invstd), 1, EPS, reference_to(dx),
+            reference_to(dweight), reference_to(dbias)))
+
+
 # -------------------------------------------------------------- workloads
 
 EPS = 1e-5
@@ -170,15 +193,23 @@ BATCH_NORM_SHAPES = ((32, 64, 112, 112), (128, 256, 28, 28), (256, 512, 7, 7))
 
 @dataclass(frozen=True)
 class Workload:
-    op: str  # "layer_norm" or "batch_norm"
+    op: str  # "layer_norm", "batch_norm", or either with "_backward"
     shape: tuple  # logical: (rows, C) for layer_norm, (N, C, H, W) for batch_norm
     layout: str  # "rows", "nchw" or "nhwc"
     mode: str  # "forward", "training" or "inference"
     dtype: str
 
     @property
+    def is_layer_norm(self):
+        return self.op.startswith("layer_norm")
+
+    @property
+    def backward(self):
+        return self.op.endswith("_backward")
+
+    @property
     def normalized_shape(self):
-        return self.shape[-1:] if self.op == "layer_norm" else ()
+        return self.shape[-1:] if self.is_layer_norm else ()
 
     @property
     def numel(self):
@@ -186,8 +217,10 @@ class Workload:
 
     @property
     def bytes_moved(self):
-        """The input read once and the output written once."""
-        return 2 * self.numel * DTYPE_BYTES[self.dtype]
+        """The input read once and the output written once; backward reads x
+        and dy and writes dx (the parameter gradients are per channel or
+        element: negligible)."""
+        return (3 if self.backward else 2) * self.numel * DTYPE_BYTES[self.dtype]
 
     @property
     def shape_label(self):
@@ -196,7 +229,7 @@ class Workload:
     @property
     def label(self):
         parts = [self.op, self.shape_label]
-        if self.op == "batch_norm":
+        if not self.is_layer_norm:
             parts += [self.layout, self.mode]
         return " ".join(parts + [self.dtype])
 
@@ -205,12 +238,18 @@ def suite(quick):
     if quick:
         return [Workload("layer_norm", (16384, 1024), "rows", "forward", "float32"),
                 Workload("batch_norm", (128, 256, 28, 28), "nchw", "training", "float32"),
-                Workload("batch_norm", (128, 256, 28, 28), "nhwc", "training", "float32")]
-    workloads = [Workload("layer_norm", shape, "rows", "forward", dtype)
+                Workload("batch_norm", (128, 256, 28, 28), "nhwc", "training", "float32"),
+                Workload("layer_norm_backward", (16384, 1024), "rows", "backward", "float32"),
+                Workload("batch_norm_backward", (128, 256, 28, 28), "nchw", "training", "float32")]
+    workloads = [Workload(op, shape, "rows", mode, dtype)
+                 for op, mode in (("layer_norm", "forward"), ("layer_norm_backward", "backward"))
                  for dtype in ("bfloat16", "float32") for shape in LAYER_NORM_SHAPES]
     workloads += [Workload("batch_norm", shape, layout, mode, dtype)
                   for mode in ("training", "inference") for dtype in ("bfloat16", "float32")
                   for shape in BATCH_NORM_SHAPES for layout in ("nchw", "nhwc")]
+    workloads += [Workload("batch_norm_backward", shape, layout, "training", dtype)
+                  for dtype in ("bfloat16", "float32") for shape in BATCH_NORM_SHAPES
+                  for layout in ("nchw", "nhwc")]
     return workloads
 
 
@@ -410,8 +449,122 @@ def prepare_batch_norm(workload, normgen, device):
     return Prepared(calls, check)
 
 
+GRAD_TOLERANCE = {"float32": (1e-3, 1e-3), "bfloat16": (4e-2, 4e-2)}  # sums of many terms
+
+
+def float64_gradients(forward, x, parameters, dy):
+    """d(sum(forward(x, *parameters) * dy)) / d(x, *parameters) in float64."""
+    import torch
+
+    with torch.enable_grad():
+        inputs = [t.detach().double().requires_grad_() for t in (x, *parameters)]
+        y = forward(*inputs)
+        return torch.autograd.grad(y, inputs, dy.double())
+
+
+def torch_backward_call(forward, x, parameters, dy):
+    """torch eager's backward of forward(x, *parameters): the graph is built
+    once (untimed), each call runs autograd through it."""
+    import torch
+
+    with torch.enable_grad():
+        inputs = [x.detach().requires_grad_()] + [p.detach().requires_grad_() for p in parameters]
+        y = forward(*inputs)
+
+    def call():
+        with torch.enable_grad():
+            return torch.autograd.grad(y, inputs, dy, retain_graph=True)
+    return call
+
+
+def prepare_layer_norm_backward(workload, normgen, device):
+    import torch
+    import torch.nn.functional as F
+
+    generator = seeded_generator(workload, device)
+    x = random_tensor(workload.shape, workload.dtype, device, generator)
+    weight = random_tensor(workload.normalized_shape, workload.dtype, device, generator)
+    bias = random_tensor(workload.normalized_shape, workload.dtype, device, generator)
+    dy = random_tensor(workload.shape, workload.dtype, device, generator)
+    rows = workload.shape[:-1]
+    mean = torch.empty(rows, dtype=torch.float32, device=device)
+    rstd = torch.empty(rows, dtype=torch.float32, device=device)
+    normgen.bind_layer_norm(x, workload.normalized_shape, weight, bias, EPS, torch.empty_like(x),
+                            mean, rstd)()  # the statistics backward starts from (untimed)
+    dx, dweight, dbias = torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
+    normgen_call = normgen.bind_layer_norm_backward(dy, x, workload.normalized_shape, mean, rstd,
+                                                    weight, dx, dweight, dbias)
+
+    def forward(x_, weight_, bias_):
+        return F.layer_norm(x_, workload.normalized_shape, weight_, bias_, EPS)
+
+    torch_call = torch_backward_call(forward, x, (weight, bias), dy)
+    limit_out = torch.empty_like(x)
+
+    def check():
+        expected = float64_gradients(forward, x, (weight, bias), dy)
+        normgen_call()
+        tolerance = GRAD_TOLERANCE[workload.dtype]
+        names = ("grad_input", "grad_weight", "grad_bias")
+        wrong = compare_all([(f"normgen {name}", got, want, tolerance)
+                             for name, got, want in zip(names, (dx, dweight, dbias), expected)])
+        torch_wrong = torch_sanity(lambda: compare_all([
+            (f"torch-cuda {name}", got, want, tolerance)
+            for name, got, want in zip(names, torch_call(), expected)]), calls)
+        return wrong, torch_wrong
+
+    calls = {"normgen": normgen_call, "torch-cuda": torch_call,
+             "limit": lambda: torch.add(x, dy, out=limit_out)}
+    return Prepared(calls, check)
+
+
+def prepare_batch_norm_backward(workload, normgen, device):
+    import torch
+    import torch.nn.functional as F
+
+    channels = workload.shape[1]
+    generator = seeded_generator(workload, device)
+    nhwc = workload.layout == "nhwc"
+    x = random_tensor(workload.shape, workload.dtype, device, generator, channels_last=nhwc)
+    weight = random_tensor((channels,), workload.dtype, device, generator)
+    bias = random_tensor((channels,), workload.dtype, device, generator)
+    dy = random_tensor(workload.shape, workload.dtype, device, generator, channels_last=nhwc)
+    save_mean = torch.empty(channels, dtype=torch.float32, device=device)
+    save_invstd = torch.empty(channels, dtype=torch.float32, device=device)
+    normgen.bind_batch_norm(x, None, None, weight, bias, True, MOMENTUM, EPS, torch.empty_like(x),
+                            save_mean, save_invstd)()  # the statistics backward starts from
+    dx, dweight, dbias = torch.empty_like(x), torch.empty_like(weight), torch.empty_like(bias)
+    normgen_call = normgen.bind_batch_norm_backward(dy, x, weight, save_mean, save_invstd, dx,
+                                                    dweight, dbias)
+
+    def forward(x_, weight_, bias_):
+        return F.batch_norm(x_, None, None, weight_, bias_, training=True, eps=EPS)
+
+    # torch's mixed-precision convention again: float32 parameters.
+    torch_call = torch_backward_call(forward, x, (weight.float(), bias.float()), dy)
+    limit_out = torch.empty_like(x)
+
+    def check():
+        expected = float64_gradients(forward, x, (weight, bias), dy)
+        normgen_call()
+        tolerance = GRAD_TOLERANCE[workload.dtype]
+        names = ("grad_input", "grad_weight", "grad_bias")
+        wrong = compare_all([(f"normgen {name}", got, want, tolerance)
+                             for name, got, want in zip(names, (dx, dweight, dbias), expected)])
+        torch_wrong = torch_sanity(lambda: compare_all([
+            (f"torch-cuda {name}", got, want, tolerance)
+            for name, got, want in zip(names, torch_call(), expected)]), calls)
+        return wrong, torch_wrong
+
+    calls = {"normgen": normgen_call, "torch-cuda": torch_call,
+             "limit": lambda: torch.add(x, dy, out=limit_out)}
+    return Prepared(calls, check)
+
+
 def prepare(workload, normgen, device):
-    preparers = {"layer_norm": prepare_layer_norm, "batch_norm": prepare_batch_norm}
+    preparers = {"layer_norm": prepare_layer_norm, "batch_norm": prepare_batch_norm,
+                 "layer_norm_backward": prepare_layer_norm_backward,
+                 "batch_norm_backward": prepare_batch_norm_backward}
     return preparers[workload.op](workload, normgen, device)
 
 
@@ -530,14 +683,16 @@ def records(results):
                 "gbps": workload.bytes_moved / (timing.median_ms * 1e6),
                 "bytes": workload.bytes_moved, "host_ms": timing.host_ms,
             }
-            if workload.op == "layer_norm":
+            if workload.is_layer_norm:
                 record["normalized_shape"] = list(workload.normalized_shape)
             rows.append(record)
     return rows
 
 
 ABSENT = "—"
-OP_TITLES = {"layer_norm": "LayerNorm forward", "batch_norm": "BatchNorm forward"}
+OP_TITLES = {"layer_norm": "LayerNorm forward", "batch_norm": "BatchNorm forward",
+             "layer_norm_backward": "LayerNorm backward",
+             "batch_norm_backward": "BatchNorm backward (training)"}
 
 
 def fmt_ms(ms):
@@ -569,7 +724,7 @@ def check_cell(result):
 
 def table(results):
     """A Markdown table of one op's results."""
-    batch_norm = results[0].workload.op == "batch_norm"
+    batch_norm = not results[0].workload.is_layer_norm
     columns = [("shape", lambda r: r.workload.shape_label)]
     if batch_norm:
         columns += [("layout", lambda r: r.workload.layout), ("mode", lambda r: r.workload.mode)]
@@ -634,11 +789,15 @@ def targets(results):
     any_speedup = Condition(SPEEDUP, lambda r: r.speedup, 1.0, fmt_speedup)
     layer_norm = [r for r in results if r.workload.op == "layer_norm"]
     training = [r for r in results if r.workload.op == "batch_norm" and r.workload.mode == "training"]
+    forward = [r for r in results if not r.workload.backward]
+    backward = [r for r in results if r.workload.backward]
     return (target("LayerNorm forward, bfloat16 and float32: >= 85% of copy bandwidth and "
                    ">= 1.3x faster than torch eager", layer_norm, [copy, layer_norm_speedup])
             + target("BatchNorm training forward, NCHW and NHWC, bfloat16 and float32: "
                      ">= 1.5x faster than torch eager", training, [batch_norm_speedup])
-            + target("No case slower than torch eager", results, [any_speedup]))
+            + target("No forward case slower than torch eager", forward, [any_speedup])
+            + target("Backward (issue 6), LayerNorm and BatchNorm training: >= 1.3x faster than "
+                     "torch eager's autograd", backward, [layer_norm_speedup]))
 
 
 def failure_lines(results):
@@ -660,13 +819,15 @@ def report(results, environment, quick):
              f"Times are medians over {ROUNDS} rounds of bursts of ~{BURST_MS:g} ms, timed with "
              "CUDA events (per call: the burst's time over its calls), the implementations "
              "interleaved within each round. *limit* is a device-to-device copy of the input "
-             "(input read once, output written once: the bytes of every op here); GB/s counts "
-             "those bytes. *vs torch* is torch eager's time over normgen's (above 1x: normgen is "
+             "(input read once, output written once: the bytes of every forward op here; for "
+             "backward, `x + dy` into a third tensor: x and dy read, dx written); GB/s counts "
+             "those bytes. Backward: torch eager is `torch.autograd.grad` through the op's graph "
+             "(built once, untimed); normgen computes grad_input, grad_weight and grad_bias. *vs torch* is torch eager's time over normgen's (above 1x: normgen is "
              "faster); *of copy bw* is the copy's time over normgen's. *normgen host ms* is the "
              "CPU time to enqueue one call: near *normgen ms*, the call is launch-bound. "
              "torch's BatchNorm gets float32 weight, bias and running statistics (its "
              "mixed-precision convention); normgen gets weight and bias in the input's dtype."]
-    for op in ("layer_norm", "batch_norm"):
+    for op in OP_TITLES:
         chosen = [r for r in results if r.workload.op == op]
         if chosen:
             lines += ["", f"## {OP_TITLES[op]}", ""] + table(chosen)

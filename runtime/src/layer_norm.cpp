@@ -36,29 +36,30 @@ constexpr LayerNormKernel cpu_kernels[3][3][3][NORMGEN_CPU_VARIANT_COUNT] = {
 constexpr LayerNormKernel cuda_kernels[3][2][3] = {
     CUDA_ROW_CLASSES(float32), CUDA_ROW_CLASSES(float16), CUDA_ROW_CLASSES(bfloat16)};
 
-using BackwardInputKernel = int (*)(halide_buffer_t *grad_output, halide_buffer_t *input,
-                                     halide_buffer_t *mean, halide_buffer_t *rstd,
-                                     halide_buffer_t *weight, halide_buffer_t *grad_input);
+using BackwardKernel = int (*)(halide_buffer_t *grad_output, halide_buffer_t *input,
+                                halide_buffer_t *mean, halide_buffer_t *rstd,
+                                halide_buffer_t *weight, halide_buffer_t *grad_input,
+                                halide_buffer_t *grad_weight, halide_buffer_t *grad_bias);
 using BackwardParameterKernel = int (*)(halide_buffer_t *grad_output, halide_buffer_t *input,
                                         halide_buffer_t *mean, halide_buffer_t *rstd,
                                         halide_buffer_t *grad_weight, halide_buffer_t *grad_bias);
 
-// grad_input: [dtype][affine: none, weight][CPU variant] (x86: one row class)
+// All three gradients: [dtype][affine: none, weight][CPU variant] (x86: one row class)
 #define CPU_BACKWARD_AFFINES(dtype)                                                   \
-    {NORMGEN_CPU_VARIANTS(layer_norm_backward_input_long_rows_none_##dtype),            \
-     NORMGEN_CPU_VARIANTS(layer_norm_backward_input_long_rows_weight_##dtype)}
-constexpr BackwardInputKernel cpu_backward_input_kernels[3][2][NORMGEN_CPU_VARIANT_COUNT] = {
+    {NORMGEN_CPU_VARIANTS(layer_norm_backward_long_rows_none_##dtype),                  \
+     NORMGEN_CPU_VARIANTS(layer_norm_backward_long_rows_weight_##dtype)}
+constexpr BackwardKernel cpu_backward_kernels[3][2][NORMGEN_CPU_VARIANT_COUNT] = {
     CPU_BACKWARD_AFFINES(float32), CPU_BACKWARD_AFFINES(float16), CPU_BACKWARD_AFFINES(bfloat16)};
 // [dtype][row class: warp_per_row, block_per_row][affine]
 #define CUDA_BACKWARD_AFFINES(row_class, dtype)                                  \
-    {normgen_layer_norm_backward_input_##row_class##_none_##dtype##_cuda,         \
-     normgen_layer_norm_backward_input_##row_class##_weight_##dtype##_cuda}
+    {normgen_layer_norm_backward_##row_class##_none_##dtype##_cuda,               \
+     normgen_layer_norm_backward_##row_class##_weight_##dtype##_cuda}
 #define CUDA_BACKWARD_ROW_CLASSES(dtype) \
     {CUDA_BACKWARD_AFFINES(warp_per_row, dtype), CUDA_BACKWARD_AFFINES(block_per_row, dtype)}
-constexpr BackwardInputKernel cuda_backward_input_kernels[3][2][2] = {
+constexpr BackwardKernel cuda_backward_kernels[3][2][2] = {
     CUDA_BACKWARD_ROW_CLASSES(float32), CUDA_BACKWARD_ROW_CLASSES(float16),
     CUDA_BACKWARD_ROW_CLASSES(bfloat16)};
-// grad_weight and grad_bias: [dtype][CPU variant], and [dtype] on CUDA
+// Only grad_weight and grad_bias: [dtype][CPU variant], and [dtype] on CUDA
 constexpr BackwardParameterKernel cpu_backward_parameter_kernels[3][NORMGEN_CPU_VARIANT_COUNT] = {
     NORMGEN_CPU_VARIANTS(layer_norm_backward_parameters_float32),
     NORMGEN_CPU_VARIANTS(layer_norm_backward_parameters_float16),
@@ -327,32 +328,17 @@ void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
     KernelBuffer rstd_buffer(rstd.data, per_row, DType::float32, device);
     const auto type = static_cast<size_t>(dtype);
 
-    if (grad_input != nullptr) {
-        // Without a weight, one element of the input stands in (unread).
-        KernelBuffer weight_buffer(weight ? weight->data : input.data,
-                                   weight ? per_element : detail::KernelDims{{1, 1}}, dtype, device);
-        KernelBuffer grad_input_buffer(grad_input->data, matrix, dtype, device);
-        const int affine = weight != nullptr ? 1 : 0;
-        const size_t cuda_row_class =
-            layer_norm_row_class(row_length, Device::cuda) == LayerNormRowClass::warp_per_row ? 0 : 1;
-        BackwardInputKernel kernel = device == Device::cuda
-                                         ? cuda_backward_input_kernels[type][cuda_row_class][affine]
-                                         : cpu_backward_input_kernels[type][affine][variant];
-        detail::check_kernel_status(
-            kernel(grad_output_buffer.get(), input_buffer.get(), mean_buffer.get(),
-                   rstd_buffer.get(), weight_buffer.get(), grad_input_buffer.get()),
-            "layer_norm_backward_input");
-    }
-    if (wants_parameters) {
-        std::optional<KernelBuffer> grad_weight_buffer, grad_bias_buffer;
-        for (auto [gradient, buffer] : {std::pair{grad_weight, &grad_weight_buffer},
-                                        std::pair{grad_bias, &grad_bias_buffer}}) {
-            if (gradient != nullptr) {
-                buffer->emplace(gradient->data, per_element, dtype, device);
-            } else {
-                buffer->emplace(per_element, dtype, device, Fill::unset);
-            }
+    // Gradients not wanted go to scratch.
+    std::optional<KernelBuffer> grad_weight_buffer, grad_bias_buffer;
+    for (auto [gradient, buffer] : {std::pair{grad_weight, &grad_weight_buffer},
+                                    std::pair{grad_bias, &grad_bias_buffer}}) {
+        if (gradient != nullptr) {
+            buffer->emplace(gradient->data, per_element, dtype, device);
+        } else {
+            buffer->emplace(per_element, dtype, device, Fill::unset);
         }
+    }
+    if (grad_input == nullptr) {
         BackwardParameterKernel kernel = device == Device::cuda
                                              ? cuda_backward_parameter_kernels[type]
                                              : cpu_backward_parameter_kernels[type][variant];
@@ -360,7 +346,23 @@ void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
             kernel(grad_output_buffer.get(), input_buffer.get(), mean_buffer.get(),
                    rstd_buffer.get(), grad_weight_buffer->get(), grad_bias_buffer->get()),
             "layer_norm_backward_parameters");
+        return;
     }
+    // Without a weight, one element of the input stands in (unread).
+    KernelBuffer weight_buffer(weight ? weight->data : input.data,
+                               weight ? per_element : detail::KernelDims{{1, 1}}, dtype, device);
+    KernelBuffer grad_input_buffer(grad_input->data, matrix, dtype, device);
+    const int affine = weight != nullptr ? 1 : 0;
+    const size_t cuda_row_class =
+        layer_norm_row_class(row_length, Device::cuda) == LayerNormRowClass::warp_per_row ? 0 : 1;
+    BackwardKernel kernel = device == Device::cuda
+                                ? cuda_backward_kernels[type][cuda_row_class][affine]
+                                : cpu_backward_kernels[type][affine][variant];
+    detail::check_kernel_status(
+        kernel(grad_output_buffer.get(), input_buffer.get(), mean_buffer.get(), rstd_buffer.get(),
+               weight_buffer.get(), grad_input_buffer.get(), grad_weight_buffer->get(),
+               grad_bias_buffer->get()),
+        "layer_norm_backward");
 }
 
 LayerNorm::LayerNorm(std::vector<int64_t> normalized_shape, double eps, bool elementwise_affine,

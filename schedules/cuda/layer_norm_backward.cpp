@@ -4,7 +4,8 @@
 // then its output, by the same threads.
 // grad_weight, grad_bias: chunks of rows_per_task rows summed per element
 // (threads along the row, so that loads are coalesced; blocks over row
-// chunks), then the chunks' sums added per element.
+// chunks), then the chunks' sums added per element: kernels of their own,
+// reading x and dy again (from L2 where they fit).
 #include "schedules/cuda/layer_norm_backward.h"
 
 #include "schedules/cuda/reductions.h"
@@ -18,13 +19,14 @@ namespace {
 constexpr int threads_per_block = 128;
 }  // namespace
 
-void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs f, const Target &target,
-                                        const LayerNormBackwardKnobs &knobs) {
+void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target,
+                                  const LayerNormBackwardKnobs &knobs) {
     const RowLayout layout =
         schedule_rows(f.grad_input, f.element, f.row, {}, knobs.row_class, knobs.warps_per_block,
                       knobs.threads_per_row, knobs.loads_in_flight);
     block_reduction(f.row_sums, f.over_row.x, layout.per_block, layout.threads_per_row,
                     knobs.loads_in_flight, layout.row_threads);
+    cuda::schedule_layer_norm_backward_parameters(f.parameters, target, knobs);
 }
 
 void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,

@@ -1,11 +1,13 @@
 // LayerNorm backward on x86 CPUs.
 //
-// grad_input: as the forward long_rows kernel, threads take blocks of rows;
-// per row, its two sums (vectorized across the row in independent
-// accumulators) and then its output, while the row of x and dy is in L1.
-// grad_weight, grad_bias: each task sums a block of rows into per-element
-// partial sums (vectorized along the row), then the partial sums are added:
-// the reduction across rows runs in parallel instead of in one thread.
+// Threads take blocks of rows_per_task rows. In each block, per row, the
+// row's two sums (vectorized across the row in independent accumulators)
+// and then its grad_input, while the row of x and dy is in L1; then, in the
+// same task (compute_with), the block's partial sums for grad_weight and
+// grad_bias, vectorized along the row, from the block's rows still in L2.
+// x and dy stream from memory once. The partial sums of all blocks are
+// added at the end: the reduction across rows runs in parallel instead of
+// in one thread.
 #include "schedules/x86/layer_norm_backward.h"
 
 #include "schedules/x86/elementwise.h"
@@ -15,8 +17,37 @@ namespace normgen::x86 {
 
 using namespace Halide;
 
-void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs f, const Target &target,
-                                        const LayerNormBackwardKnobs &knobs) {
+namespace {
+
+// Each block of rows_per_task rows sums its rows into its own partial sums;
+// returns the stage that does. Its loop over blocks is `block_var`, which
+// compute_with finds by name.
+Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, const Target &target,
+                           int rows_per_task, const Var &block_var) {
+    const int lanes = target.natural_vector_size<float>();
+    const Var &e = f.element;
+    RVar block("block"), row_in_block("row_in_block");
+    Func partial = f.column_sums.update()
+                       .split(f.over_rows.x, block, row_in_block, rows_per_task,
+                              TailStrategy::GuardWithIf)
+                       .rfactor(block, block_var);
+    partial.compute_root().parallel(block_var).vectorize(e, lanes, TailStrategy::GuardWithIf);
+    Stage per_block = partial.update();
+    per_block.reorder(e, row_in_block, block_var)
+        .parallel(block_var)
+        .vectorize(e, lanes, TailStrategy::GuardWithIf);
+    f.column_sums.compute_root().vectorize(e, lanes, TailStrategy::GuardWithIf);
+    f.column_sums.update().reorder(e, block).vectorize(e, lanes, TailStrategy::GuardWithIf);
+    for (Func gradient : {f.grad_weight, f.grad_bias}) {
+        gradient.vectorize(e, lanes, TailStrategy::GuardWithIf);
+    }
+    return per_block;
+}
+
+}  // namespace
+
+void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target,
+                                  const LayerNormBackwardKnobs &knobs) {
     if (knobs.row_class != RowClass::long_rows) {
         throw CompileError("the x86 LayerNorm backward schedule is long_rows");
     }
@@ -30,29 +61,14 @@ void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs f, const Tar
                           lanes * knobs.vectors_per_step);
     vectorize_reduction(f.row_sums, f.over_row.x, LoopLevel(grad_input, row_in_block), lanes,
                         knobs.vectors_per_step);
+    schedule_column_sums(f.parameters, target, knobs.rows_per_task, row_block)
+        .compute_with(grad_input, row_block);
 }
 
 void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
                                              const Target &target,
                                              const LayerNormBackwardKnobs &knobs) {
-    const int lanes = target.natural_vector_size<float>();
-    const Var &e = f.element;
-    RVar task("task"), row_in_task("row_in_task");
-    Var task_var("task_var");
-    Func partial = f.column_sums.update()
-                       .split(f.over_rows.x, task, row_in_task, knobs.rows_per_task,
-                              TailStrategy::GuardWithIf)
-                       .rfactor(task, task_var);
-    partial.compute_root().parallel(task_var).vectorize(e, lanes, TailStrategy::GuardWithIf);
-    partial.update()
-        .reorder(e, row_in_task, task_var)
-        .parallel(task_var)
-        .vectorize(e, lanes, TailStrategy::GuardWithIf);
-    f.column_sums.compute_root().vectorize(e, lanes, TailStrategy::GuardWithIf);
-    f.column_sums.update().reorder(e, task).vectorize(e, lanes, TailStrategy::GuardWithIf);
-    for (Func gradient : {f.grad_weight, f.grad_bias}) {
-        gradient.vectorize(e, lanes, TailStrategy::GuardWithIf);
-    }
+    schedule_column_sums(f, target, knobs.rows_per_task, Var("row_block"));
 }
 
 }  // namespace normgen::x86

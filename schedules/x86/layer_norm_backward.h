@@ -4,9 +4,8 @@
 
 namespace normgen::x86 {
 
-void schedule_layer_norm_backward_input(LayerNormBackwardInputFuncs funcs,
-                                        const Halide::Target &target,
-                                        const LayerNormBackwardKnobs &knobs);
+void schedule_layer_norm_backward(LayerNormBackwardFuncs funcs, const Halide::Target &target,
+                                  const LayerNormBackwardKnobs &knobs);
 void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs funcs,
                                              const Halide::Target &target,
                                              const LayerNormBackwardKnobs &knobs);
