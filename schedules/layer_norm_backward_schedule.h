@@ -11,10 +11,12 @@ namespace normgen {
 // Declared inside the generators, so each knob is a GeneratorParam.
 struct LayerNormBackwardKnobs {
     // grad_input: the row class, as for the forward kernels (the x86
-    // schedule takes long_rows, the CUDA one warp_per_row or block_per_row).
+    // schedule takes long_rows or short_rows, the CUDA one warp_per_row or
+    // block_per_row).
     Halide::GeneratorParam<RowClass> row_class{
         "row_class", RowClass::long_rows,
         {{"long_rows", RowClass::long_rows},
+         {"short_rows", RowClass::short_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
     // x86: native vectors per step of the loops along a row.

@@ -44,12 +44,16 @@ using BackwardParameterKernel = int (*)(halide_buffer_t *grad_output, halide_buf
                                         halide_buffer_t *mean, halide_buffer_t *rstd,
                                         halide_buffer_t *grad_weight, halide_buffer_t *grad_bias);
 
-// All three gradients: [dtype][affine: none, weight][CPU variant] (x86: one row class)
-#define CPU_BACKWARD_AFFINES(dtype)                                                   \
-    {NORMGEN_CPU_VARIANTS(layer_norm_backward_long_rows_none_##dtype),                  \
-     NORMGEN_CPU_VARIANTS(layer_norm_backward_long_rows_weight_##dtype)}
-constexpr BackwardKernel cpu_backward_kernels[3][2][NORMGEN_CPU_VARIANT_COUNT] = {
-    CPU_BACKWARD_AFFINES(float32), CPU_BACKWARD_AFFINES(float16), CPU_BACKWARD_AFFINES(bfloat16)};
+// All three gradients: [dtype][row class: long_rows, short_rows][affine: none,
+// weight][CPU variant]
+#define CPU_BACKWARD_AFFINES(row_class, dtype)                                        \
+    {NORMGEN_CPU_VARIANTS(layer_norm_backward_##row_class##_none_##dtype),              \
+     NORMGEN_CPU_VARIANTS(layer_norm_backward_##row_class##_weight_##dtype)}
+#define CPU_BACKWARD_ROW_CLASSES(dtype) \
+    {CPU_BACKWARD_AFFINES(long_rows, dtype), CPU_BACKWARD_AFFINES(short_rows, dtype)}
+constexpr BackwardKernel cpu_backward_kernels[3][2][2][NORMGEN_CPU_VARIANT_COUNT] = {
+    CPU_BACKWARD_ROW_CLASSES(float32), CPU_BACKWARD_ROW_CLASSES(float16),
+    CPU_BACKWARD_ROW_CLASSES(bfloat16)};
 // [dtype][row class: warp_per_row, block_per_row][affine]
 #define CUDA_BACKWARD_AFFINES(row_class, dtype)                                  \
     {normgen_layer_norm_backward_##row_class##_none_##dtype##_cuda,               \
@@ -353,11 +357,15 @@ void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
                                weight ? per_element : detail::KernelDims{{1, 1}}, dtype, device);
     KernelBuffer grad_input_buffer(grad_input->data, matrix, dtype, device);
     const int affine = weight != nullptr ? 1 : 0;
+    // The forward row classes: CUDA's two; on the CPU short rows, and long
+    // rows for the rest (split_rows has no backward kernel of its own).
     const size_t cuda_row_class =
         layer_norm_row_class(row_length, Device::cuda) == LayerNormRowClass::warp_per_row ? 0 : 1;
+    const size_t cpu_row_class =
+        layer_norm_row_class(row_length, Device::cpu) == LayerNormRowClass::short_rows ? 1 : 0;
     BackwardKernel kernel = device == Device::cuda
                                 ? cuda_backward_kernels[type][cuda_row_class][affine]
-                                : cpu_backward_kernels[type][affine][variant];
+                                : cpu_backward_kernels[type][cpu_row_class][affine][variant];
     detail::check_kernel_status(
         kernel(grad_output_buffer.get(), input_buffer.get(), mean_buffer.get(), rstd_buffer.get(),
                weight_buffer.get(), grad_input_buffer.get(), grad_weight_buffer->get(),

@@ -6,6 +6,7 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_split_rows vectors_per_step=2 elements_per_ta
 set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=1024)
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2)
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_last vectors_per_step=1 positions_per_task=256)
-set(NORMGEN_X86_LAYER_NORM_BACKWARD row_class=long_rows vectors_per_step=4 rows_per_task=16)
+set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows row_class=long_rows vectors_per_step=4 rows_per_task=16)
+set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_task=1024)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD vectors_per_step=2)

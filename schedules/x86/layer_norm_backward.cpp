@@ -1,8 +1,9 @@
 // LayerNorm backward on x86 CPUs.
 //
 // Threads take blocks of rows_per_task rows. In each block, per row, the
-// row's two sums (vectorized across the row in independent accumulators)
-// and then its grad_input, while the row of x and dy is in L1; then, in the
+// row's two sums (long_rows: vectorized across the row in independent
+// accumulators; short_rows: across rows) and then its grad_input, while the
+// row of x and dy is in L1 (short_rows: the block in L2); then, in the
 // same task (compute_with), the block's partial sums for grad_weight and
 // grad_bias, vectorized along the row, from the block's rows still in L2.
 // x and dy stream from memory once. The partial sums of all blocks are
@@ -48,19 +49,35 @@ Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, const Target &tar
 
 void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target,
                                   const LayerNormBackwardKnobs &knobs) {
-    if (knobs.row_class != RowClass::long_rows) {
-        throw CompileError("the x86 LayerNorm backward schedule is long_rows");
-    }
     const int lanes = target.natural_vector_size<float>();
     const Var &e = f.element, &r = f.row;
     Var row_block("row_block"), row_in_block("row_in_block");
     Func grad_input = f.grad_input;
+    Expr row_length = grad_input.output_buffer().dim(0).extent();
     grad_input.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
         .parallel(row_block);
-    vectorize_elementwise(grad_input, e, grad_input.output_buffer().dim(0).extent(),
-                          lanes * knobs.vectors_per_step);
-    vectorize_reduction(f.row_sums, f.over_row.x, LoopLevel(grad_input, row_in_block), lanes,
-                        knobs.vectors_per_step);
+    if (knobs.row_class == RowClass::long_rows) {
+        vectorize_elementwise(grad_input, e, row_length, lanes * knobs.vectors_per_step);
+        vectorize_reduction(f.row_sums, f.over_row.x, LoopLevel(grad_input, row_in_block), lanes,
+                            knobs.vectors_per_step);
+    } else if (knobs.row_class == RowClass::short_rows) {
+        // As the forward short_rows: a row holds too few vectors to be summed
+        // across lanes, so the sums run over `lanes` rows at once, one row per
+        // lane, for a whole block before its grad_input. Rows of a common
+        // short length are summed fully unrolled (scalar loads inserted into
+        // vectors rather than gathers).
+        vectorize_elementwise(grad_input, e, row_length, lanes);
+        f.row_sums.compute_at(grad_input, row_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
+        for (int length : {8, 16, 32}) {
+            f.row_sums.update()
+                .specialize(row_length == length)
+                .vectorize(r, lanes, TailStrategy::GuardWithIf)
+                .unroll(f.over_row.x, length, TailStrategy::GuardWithIf);
+        }
+        f.row_sums.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
+    } else {
+        throw CompileError("the x86 LayerNorm backward schedules are long_rows and short_rows");
+    }
     schedule_column_sums(f.parameters, target, knobs.rows_per_task, row_block)
         .compute_with(grad_input, row_block);
 }
