@@ -36,14 +36,16 @@ keeps serving.
 CASE names the op ("layer_norm", "batch_norm", "layer_norm_backward" or
 "batch_norm_backward"), the logical shape, the layout ("rows", "nchw", "nhwc"
 or "nc"), the mode ("forward" or "backward" for the LayerNorms, "training" or
-"inference" for the BatchNorms), eps, momentum, threads, atol, rtol,
+"inference" for the BatchNorms), eps, momentum, threads, atol, rtol, atol_of
+(an absolute tolerance per result, by name, where it is not atol),
 normalized_rank (LayerNorm) and the files holding input, weight, bias, running
 statistics and expected results: expected_output (and the running statistics
 after a training step) for forward; grad_output and expected_grad_input,
 expected_grad_weight, expected_grad_bias for backward, which computes all
 three gradients. Every file is raw little-endian float32 in physical memory order:
 channels-last, i.e. dims (0, 2, 3, ..., 1), for "nhwc", logical order otherwise.
-Outputs are checked elementwise: |got - expected| <= atol + rtol*|expected|.
+Outputs are checked elementwise: |got - expected| <= atol + rtol*|expected|,
+with the result's atol_of in place of atol where given.
 """
 
 import json
@@ -121,6 +123,7 @@ class Case:
         self.threads = int(spec["threads"])
         self.atol = float(spec["atol"])
         self.rtol = float(spec["rtol"])
+        self.atol_of = {name: float(atol) for name, atol in spec.get("atol_of", {}).items()}
         self.normalized_rank = int(spec.get("normalized_rank", 0))
         self._validate()
         self.arrays = {name: self._load(name, path) for name, path in spec["files"].items()}
@@ -239,7 +242,7 @@ def max_abs_error(pairs):
 def check_outputs(case, pairs):
     """Result for outputs [(name, got, expected)], all of which must match."""
     for name, got, expected in pairs:
-        reason = mismatch(got, expected, case.atol, case.rtol)
+        reason = mismatch(got, expected, case.atol_of.get(name, case.atol), case.rtol)
         if reason:
             return {"status": "wrong", "reason": f"{name}: {reason}"}
     return {"status": "ok", "max_abs_error": max_abs_error([(g, e) for _, g, e in pairs])}

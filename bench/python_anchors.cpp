@@ -110,6 +110,7 @@ nlohmann::json PythonAnchors::request(const nlohmann::json &message) {
 
 void PythonAnchors::write_workload(const Workload &workload, const WorkloadData &data) {
     files_ = nlohmann::json::object();
+    atol_of_ = nlohmann::json::object();
     auto put = [&](const std::string &name, const auto &values) {
         if (values.empty()) return;
         const std::string path = work_dir_ + "/" + name + ".bin";
@@ -123,7 +124,8 @@ void PythonAnchors::write_workload(const Workload &workload, const WorkloadData 
     put("running_var", data.running_var);
     put("grad_output", data.grad_output);
     for (const ExpectedResult &expected : data.expected) {
-        put(("expected_" + expected.name).c_str(), expected.values);
+        put("expected_" + expected.name, expected.values);
+        atol_of_[expected.name] = expected.absolute_tolerance;
     }
     if (!workload.backward && workload.mode == "training") {
         put("expected_running_mean", data.expected_running_mean);
@@ -143,6 +145,7 @@ void PythonAnchors::add_anchors(const Workload &workload, int threads, Implement
         {"threads", threads},
         {"files", files_},
         {"atol", kAbsoluteTolerance},
+        {"atol_of", atol_of_},
         {"rtol", kRelativeTolerance},
     };
     if (workload.op == Op::layer_norm) {

@@ -92,22 +92,24 @@ void add_backward_data(const Workload &workload, const std::vector<float> &logic
     data.grad_output = in_memory_order(logical_grad_output, workload);
     save_forward_statistics(workload, data);
     const std::vector<double> weight = ref::to_double(data.weight);
+    const double parameter_atol =
+        sum_absolute_tolerance(workload.numel() / workload.parameter_count());
     if (workload.op == Op::layer_norm) {
         const int64_t row_length = workload.parameter_count();
         ref::LayerNormGradients gradients = ref::layer_norm_backward_reference(
             ref::to_double(logical_grad_output), ref::to_double(logical_input),
             workload.numel() / row_length, row_length, &weight, kEps);
         data.expected = {{"grad_input", std::move(gradients.grad_input)},
-                         {"grad_weight", std::move(gradients.grad_weight)},
-                         {"grad_bias", std::move(gradients.grad_bias)}};
+                         {"grad_weight", std::move(gradients.grad_weight), parameter_atol},
+                         {"grad_bias", std::move(gradients.grad_bias), parameter_atol}};
         return;
     }
     ref::BatchNormGradients gradients = ref::batch_norm_backward_reference(
         ref::to_double(logical_grad_output), ref::to_double(logical_input), workload.shape,
         running, &weight, workload.mode == "training", kEps);
     data.expected = {{"grad_input", in_memory_order(std::move(gradients.grad_input), workload)},
-                     {"grad_weight", std::move(gradients.grad_weight)},
-                     {"grad_bias", std::move(gradients.grad_bias)}};
+                     {"grad_weight", std::move(gradients.grad_weight), parameter_atol},
+                     {"grad_bias", std::move(gradients.grad_bias), parameter_atol}};
 }
 
 }  // namespace
@@ -173,7 +175,7 @@ std::string LocalImplementation::check() {
     for (size_t i = 0; i < expected_->expected.size(); ++i) {
         const ExpectedResult &expected = expected_->expected[i];
         const std::string wrong =
-            ref::mismatch(results.at(i), expected.values, kAbsoluteTolerance, kRelativeTolerance);
+            ref::mismatch(results.at(i), expected.values, expected.absolute_tolerance, kRelativeTolerance);
         if (!wrong.empty()) {
             return expected.name + ": " + wrong;
         }
