@@ -1,4 +1,5 @@
-"""Python-side anchors for normgen_bench: PyTorch CPU and ONNX Runtime CPU.
+"""Python-side anchors for normgen_bench: PyTorch CPU and ONNX Runtime CPU;
+for the backward ops, PyTorch's autograd alone.
 
 The C++ benchmark starts this script as a child process and talks to it over
 pipes, one JSON object per line each way. stdout carries nothing but protocol
@@ -18,7 +19,9 @@ then answers each request with exactly one line:
         the case's thread count, run each once and check its output against the
         expected output. Answer {"results": {IMPL: RESULT, ...}} with RESULT one of
             {"status": "ok", "max_abs_error": float}
-            {"status": "unsupported", "reason": str}   (missing, or cannot express the case)
+            {"status": "unsupported", "reason": str, "scope": "case" or "op"}
+                                                       (missing, or cannot express the case;
+                                                        scope "op": nor any case of the op)
             {"status": "wrong", "reason": str}         (ran, but the output is wrong)
     {"cmd": "time", "impl": IMPL, "iterations": int, "warmup_seconds": float}
         On the most recently prepared case: call the implementation until
@@ -30,13 +33,19 @@ then answers each request with exactly one line:
 A request that fails is answered {"error": "<type>: <message>"} and the script
 keeps serving.
 
-CASE names the op ("layer_norm" or "batch_norm"), the logical shape, the
-layout ("rows", "nchw", "nhwc" or "nc"), the mode ("forward", "training" or
-"inference"), eps, momentum, threads, atol, rtol, normalized_rank (layer_norm)
-and the files holding input, weight, bias, running statistics and expected
-results. Every file is raw little-endian float32 in physical memory order:
+CASE names the op ("layer_norm", "batch_norm", "layer_norm_backward" or
+"batch_norm_backward"), the logical shape, the layout ("rows", "nchw", "nhwc"
+or "nc"), the mode ("forward" or "backward" for the LayerNorms, "training" or
+"inference" for the BatchNorms), eps, momentum, threads, atol, rtol, atol_of
+(an absolute tolerance per result, by name, where it is not atol),
+normalized_rank (LayerNorm) and the files holding input, weight, bias, running
+statistics and expected results: expected_output (and the running statistics
+after a training step) for forward; grad_output and expected_grad_input,
+expected_grad_weight, expected_grad_bias for backward, which computes all
+three gradients. Every file is raw little-endian float32 in physical memory order:
 channels-last, i.e. dims (0, 2, 3, ..., 1), for "nhwc", logical order otherwise.
-Outputs are checked elementwise: |got - expected| <= atol + rtol*|expected|.
+Outputs are checked elementwise: |got - expected| <= atol + rtol*|expected|,
+with the result's atol_of in place of atol where given.
 """
 
 import json
@@ -54,10 +63,14 @@ sys.stdout = sys.stderr
 import numpy as np  # noqa: E402  (must come after the redirection above)
 
 IMPLS = ("torch", "onnxruntime")
-OPS = ("layer_norm", "batch_norm")
+BACKWARD_SUFFIX = "_backward"
+OPS = ("layer_norm", "batch_norm", "layer_norm_backward", "batch_norm_backward")
 # Which layouts and modes each op comes in.
-OP_LAYOUTS = {"layer_norm": ("rows",), "batch_norm": ("nchw", "nhwc", "nc")}
-OP_MODES = {"layer_norm": ("forward",), "batch_norm": ("training", "inference")}
+OP_LAYOUTS = {"layer_norm": ("rows",), "batch_norm": ("nchw", "nhwc", "nc"),
+              "layer_norm_backward": ("rows",), "batch_norm_backward": ("nchw", "nhwc", "nc")}
+OP_MODES = {"layer_norm": ("forward",), "batch_norm": ("training", "inference"),
+            "layer_norm_backward": ("backward",), "batch_norm_backward": ("training", "inference")}
+GRADIENTS = ("grad_input", "grad_weight", "grad_bias")
 LAYER_NORM_OPSET = 17
 BATCH_NORM_OPSET = 15
 FLOAT32 = np.dtype("<f4")
@@ -65,8 +78,9 @@ FLOAT32 = np.dtype("<f4")
 try:
     import torch
 
-    # Tensors built here never require grad, so this equals running every call
-    # under torch.no_grad(), without paying for the context manager per call.
+    # Forward tensors never require grad, so this equals running every forward
+    # call under torch.no_grad(), without paying for the context manager per
+    # call. Backward records its graph under torch.enable_grad().
     torch.set_grad_enabled(False)
     _TORCH = {"available": True, "version": torch.__version__, "reason": None}
 except Exception as error:  # a broken install raises more than ImportError
@@ -85,7 +99,12 @@ AVAILABILITY = {"torch": _TORCH, "onnxruntime": _ORT}
 
 
 class Unsupported(Exception):
-    """The implementation cannot run this case; the message says why."""
+    """The implementation cannot run this case; the message says why, and
+    scope "op" that it cannot run any case of the op either."""
+
+    def __init__(self, reason, scope="case"):
+        super().__init__(reason)
+        self.scope = scope
 
 
 # ---------------------------------------------------------------- the case
@@ -104,10 +123,20 @@ class Case:
         self.threads = int(spec["threads"])
         self.atol = float(spec["atol"])
         self.rtol = float(spec["rtol"])
+        self.atol_of = {name: float(atol) for name, atol in spec.get("atol_of", {}).items()}
         self.normalized_rank = int(spec.get("normalized_rank", 0))
         self._validate()
         self.arrays = {name: self._load(name, path) for name, path in spec["files"].items()}
         self._require_files()
+
+    @property
+    def backward(self):
+        return self.op.endswith(BACKWARD_SUFFIX)
+
+    @property
+    def forward_op(self):
+        """The op whose gradients backward computes, or the op itself."""
+        return self.op.removesuffix(BACKWARD_SUFFIX)
 
     @property
     def rank(self):
@@ -134,7 +163,7 @@ class Case:
 
     @property
     def parameter_shape(self):
-        if self.op == "layer_norm":
+        if self.forward_op == "layer_norm":
             return self.normalized_shape
         return (self.channels,)
 
@@ -147,7 +176,7 @@ class Case:
             raise ValueError(f"{self.op} has no mode {self.mode!r}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
-        if self.op == "layer_norm" and not 1 <= self.normalized_rank <= self.rank:
+        if self.forward_op == "layer_norm" and not 1 <= self.normalized_rank <= self.rank:
             raise ValueError(f"normalized_rank {self.normalized_rank} does not fit shape {self.shape}")
         if self.layout == "nc" and self.rank != 2:
             raise ValueError(f"layout 'nc' needs a 2-D shape, got {self.shape}")
@@ -155,9 +184,12 @@ class Case:
             raise ValueError(f"layout {self.layout!r} needs at least 3 dimensions, got {self.shape}")
 
     def _required_files(self):
-        names = ["input", "weight", "bias", "expected_output"]
-        if self.op == "batch_norm":
+        names = ["input", "weight", "bias"]
+        if self.forward_op == "batch_norm":
             names += ["running_mean", "running_var"]
+        if self.backward:
+            return names + ["grad_output"] + [f"expected_{name}" for name in GRADIENTS]
+        names.append("expected_output")
         if self.training:
             names += ["expected_running_mean", "expected_running_var"]
         return names
@@ -168,7 +200,7 @@ class Case:
             raise ValueError(f"case lacks files: {', '.join(missing)}")
 
     def _expected_shape(self, name):
-        if name in ("input", "expected_output"):
+        if name in ("input", "expected_output", "grad_output", "expected_grad_input"):
             return self.physical_shape
         return self.parameter_shape
 
@@ -210,7 +242,7 @@ def max_abs_error(pairs):
 def check_outputs(case, pairs):
     """Result for outputs [(name, got, expected)], all of which must match."""
     for name, got, expected in pairs:
-        reason = mismatch(got, expected, case.atol, case.rtol)
+        reason = mismatch(got, expected, case.atol_of.get(name, case.atol), case.rtol)
         if reason:
             return {"status": "wrong", "reason": f"{name}: {reason}"}
     return {"status": "ok", "max_abs_error": max_abs_error([(g, e) for _, g, e in pairs])}
@@ -232,7 +264,13 @@ def channels_last_format(rank):
 
 def torch_input(case):
     """The input as a logical (N, C, ...) tensor over the file's memory."""
-    x = torch.from_numpy(case.arrays["input"])
+    return torch_input_like(case, "input")
+
+
+def torch_input_like(case, name):
+    """The array `name`, laid out as the input, as a logical (N, C, ...) tensor
+    over the file's memory."""
+    x = torch.from_numpy(case.arrays[name])
     if case.layout != "nhwc":
         return x
     # Physical (N, spatial..., C) viewed as logical (N, C, spatial...).
@@ -284,8 +322,37 @@ def build_torch_batch_norm(case):
     return call, check_outputs(case, pairs)
 
 
+def build_torch_backward(case):
+    """Autograd of the same op: the graph of one forward call, recorded once,
+    whose backward alone is timed (retain_graph keeps it for the next call)."""
+    x = torch_input(case).detach().requires_grad_()
+    weight = torch.nn.Parameter(torch.from_numpy(case.arrays["weight"]))
+    bias = torch.nn.Parameter(torch.from_numpy(case.arrays["bias"]))
+    grad_output = torch_input_like(case, "grad_output")
+    with torch.enable_grad():
+        if case.forward_op == "layer_norm":
+            y = torch.nn.functional.layer_norm(x, list(case.normalized_shape), weight, bias, case.eps)
+        else:
+            y = torch.nn.functional.batch_norm(
+                x, torch.from_numpy(case.arrays["running_mean"].copy()),
+                torch.from_numpy(case.arrays["running_var"].copy()), weight, bias,
+                training=case.training, momentum=case.momentum, eps=case.eps,
+            )
+
+    def call():
+        return torch.autograd.grad(y, (x, weight, bias), grad_output, retain_graph=True)
+
+    grad_input, grad_weight, grad_bias = call()
+    got = {"grad_input": torch_physical(case, grad_input),
+           "grad_weight": grad_weight.numpy(), "grad_bias": grad_bias.numpy()}
+    return call, check_outputs(case, [(name, got[name], case.arrays[f"expected_{name}"])
+                                      for name in GRADIENTS])
+
+
 def build_torch(case):
     torch.set_num_threads(case.threads)
+    if case.backward:
+        return build_torch_backward(case)
     if case.op == "layer_norm":
         return build_torch_layer_norm(case)
     return build_torch_batch_norm(case)
@@ -412,6 +479,9 @@ def ort_training_result(case, y, running_mean, running_var):
 
 
 def build_onnxruntime(case):
+    if case.backward:
+        raise Unsupported("the inference package has no gradient kernels (those ship with "
+                          "onnxruntime-training)", scope="op")
     build_model = layer_norm_model if case.op == "layer_norm" else batch_norm_model
     model, inputs, outputs = build_model(case)
     try:
@@ -451,7 +521,7 @@ class Server:
         try:
             call, result = BUILDERS[impl](case)
         except Unsupported as why:
-            return {"status": "unsupported", "reason": str(why)}
+            return {"status": "unsupported", "reason": str(why), "scope": why.scope}
         if result["status"] == "ok":
             self.calls[impl] = call
         return result

@@ -1,5 +1,7 @@
 // normgen_bench: normgen against oneDNN, PyTorch, ONNX Runtime and the
-// memory-streaming limit, on the shape suite of the README, in one process.
+// memory-streaming limit, on the shape suite of the README, in one process;
+// forward, then backward (the three gradients) on the same shapes, against
+// PyTorch's autograd and the limit.
 //
 // For every workload and thread count, each implementation is first checked
 // against the float64 reference (a wrong result fails the run), then all of
@@ -56,6 +58,19 @@ struct Options {
     double round_milliseconds = 30.0;  // timed calls per implementation per round
 };
 
+// The forward workloads, then their backward on the same shapes, layouts
+// and modes.
+std::vector<Workload> with_backward(std::vector<Workload> suite) {
+    const size_t forward_count = suite.size();
+    for (size_t i = 0; i < forward_count; ++i) {
+        Workload backward = suite[i];
+        backward.backward = true;
+        if (backward.op == Op::layer_norm) backward.mode = "backward";
+        suite.push_back(backward);
+    }
+    return suite;
+}
+
 std::vector<Workload> shape_suite(bool quick) {
     auto layer_norm = [](std::vector<int64_t> leading, std::vector<int64_t> normalized) {
         std::vector<int64_t> shape = leading;
@@ -68,7 +83,7 @@ std::vector<Workload> shape_suite(bool quick) {
         for (const char *layout : {"nchw", "nhwc"}) {
             suite.push_back({Op::batch_norm, {32, 64, 56, 56}, {}, layout, "training"});
         }
-        return suite;
+        return with_backward(suite);
     }
     suite = {layer_norm({4096}, {768}),     layer_norm({4096}, {1024}),
              layer_norm({16384}, {1024}),   layer_norm({4096}, {4096}),
@@ -85,7 +100,7 @@ std::vector<Workload> shape_suite(bool quick) {
         }
         suite.push_back({Op::batch_norm, {1024, 512}, {}, "nc", mode});
     }
-    return suite;
+    return with_backward(suite);
 }
 
 Options parse_options(int argc, char **argv) {

@@ -14,9 +14,57 @@ namespace {
 struct NormgenBuffers {
     std::vector<float> output, mean, rstd;  // layer_norm: mean and rstd per row
     std::vector<float> running_mean, running_var, save_mean, save_invstd;  // batch_norm
+    std::vector<float> grad_input, grad_weight, grad_bias;                 // backward
 };
 
-std::function<void()> normgen_call(const Workload &workload, const WorkloadData &data,
+std::function<void()> backward_call(const Workload &workload, const WorkloadData &data,
+                                    NormgenBuffers &buffers) {
+    const MemoryFormat format =
+        workload.channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
+    buffers.grad_input.assign(data.input.size(), 0.0f);
+    buffers.grad_weight.assign(static_cast<size_t>(workload.parameter_count()), 0.0f);
+    buffers.grad_bias.assign(buffers.grad_weight.size(), 0.0f);
+    const TensorView input = TensorView::of(data.input.data(), workload.shape, format);
+    const TensorView grad_output = TensorView::of(data.grad_output.data(), workload.shape, format);
+    const TensorView grad_input = TensorView::of(buffers.grad_input.data(), workload.shape, format);
+
+    if (workload.op == Op::layer_norm) {
+        const std::vector<int64_t> leading(workload.shape.begin(),
+                                           workload.shape.end() -
+                                               static_cast<long>(workload.normalized_shape.size()));
+        const TensorView weight = TensorView::of(data.weight.data(), workload.normalized_shape);
+        const TensorView grad_weight = TensorView::of(buffers.grad_weight.data(), workload.normalized_shape);
+        const TensorView grad_bias = TensorView::of(buffers.grad_bias.data(), workload.normalized_shape);
+        const TensorView mean = TensorView::of(data.saved_mean.data(), leading);
+        const TensorView rstd = TensorView::of(data.saved_rstd.data(), leading);
+        return [=, &workload] {
+            layer_norm_backward(grad_output, input, workload.normalized_shape, mean, rstd, &weight,
+                                &grad_input, &grad_weight, &grad_bias);
+        };
+    }
+
+    const std::vector<int64_t> per_channel{workload.channels()};
+    const TensorView weight = TensorView::of(data.weight.data(), per_channel);
+    const TensorView grad_weight = TensorView::of(buffers.grad_weight.data(), per_channel);
+    const TensorView grad_bias = TensorView::of(buffers.grad_bias.data(), per_channel);
+    const bool training = workload.mode == "training";
+    if (training) {
+        const TensorView save_mean = TensorView::of(data.saved_mean.data(), per_channel);
+        const TensorView save_invstd = TensorView::of(data.saved_rstd.data(), per_channel);
+        return [=] {
+            batch_norm_backward(grad_output, input, &weight, nullptr, nullptr, &save_mean,
+                                &save_invstd, true, kEps, &grad_input, &grad_weight, &grad_bias);
+        };
+    }
+    const TensorView running_mean = TensorView::of(data.running_mean.data(), per_channel);
+    const TensorView running_var = TensorView::of(data.running_var.data(), per_channel);
+    return [=] {
+        batch_norm_backward(grad_output, input, &weight, &running_mean, &running_var, nullptr,
+                            nullptr, false, kEps, &grad_input, &grad_weight, &grad_bias);
+    };
+}
+
+std::function<void()> forward_call(const Workload &workload, const WorkloadData &data,
                                    NormgenBuffers &buffers) {
     const MemoryFormat format =
         workload.channels_last() ? MemoryFormat::channels_last : MemoryFormat::contiguous;
@@ -62,13 +110,17 @@ std::function<void()> normgen_call(const Workload &workload, const WorkloadData 
 void add_variant(const std::string &name, const std::string &variant, const Workload &workload,
                  const WorkloadData &data, Implementations &out) {
     auto buffers = std::make_shared<NormgenBuffers>();
-    std::function<void()> call = normgen_call(workload, data, *buffers);
+    std::function<void()> call = workload.backward ? backward_call(workload, data, *buffers)
+                                                   : forward_call(workload, data, *buffers);
     auto run = [call, variant, buffers] {
         set_cpu_variant(variant);
         call();
     };
-    auto output = [buffers] { return buffers->output; };
-    out.push_back(std::make_unique<LocalImplementation>(name, run, output, &data));
+    auto results = [buffers, backward = workload.backward]() -> std::vector<std::vector<float>> {
+        if (backward) return {buffers->grad_input, buffers->grad_weight, buffers->grad_bias};
+        return {buffers->output};
+    };
+    out.push_back(std::make_unique<LocalImplementation>(name, run, results, &data));
 }
 
 }  // namespace

@@ -81,6 +81,11 @@ void set_up(const Workload &workload, const WorkloadData &data, OnednnState &sta
 
 void add_onednn(const Workload &workload, const WorkloadData &data, Implementations &out,
                 Notes &notes) {
+    if (workload.backward) {
+        notes.push_back("onednn: backward not benchmarked (its backward primitives are not wired "
+                        "up here)");
+        return;
+    }
     auto state = std::make_shared<OnednnState>();
     try {
         set_up(workload, data, *state);
@@ -92,8 +97,8 @@ void add_onednn(const Workload &workload, const WorkloadData &data, Implementati
         state->primitive.execute(state->stream, state->arguments);
         state->stream.wait();
     };
-    auto output = [state] { return state->output; };
-    out.push_back(std::make_unique<LocalImplementation>("onednn", run, output, &data));
+    auto results = [state] { return std::vector<std::vector<float>>{state->output}; };
+    out.push_back(std::make_unique<LocalImplementation>("onednn", run, results, &data));
 }
 
 }  // namespace normgen::bench

@@ -110,7 +110,8 @@ nlohmann::json PythonAnchors::request(const nlohmann::json &message) {
 
 void PythonAnchors::write_workload(const Workload &workload, const WorkloadData &data) {
     files_ = nlohmann::json::object();
-    auto put = [&](const char *name, const auto &values) {
+    atol_of_ = nlohmann::json::object();
+    auto put = [&](const std::string &name, const auto &values) {
         if (values.empty()) return;
         const std::string path = work_dir_ + "/" + name + ".bin";
         write_values(path, values);
@@ -121,8 +122,12 @@ void PythonAnchors::write_workload(const Workload &workload, const WorkloadData 
     put("bias", data.bias);
     put("running_mean", data.running_mean);
     put("running_var", data.running_var);
-    put("expected_output", data.expected_output);
-    if (workload.mode == "training") {
+    put("grad_output", data.grad_output);
+    for (const ExpectedResult &expected : data.expected) {
+        put("expected_" + expected.name, expected.values);
+        atol_of_[expected.name] = expected.absolute_tolerance;
+    }
+    if (!workload.backward && workload.mode == "training") {
         put("expected_running_mean", data.expected_running_mean);
         put("expected_running_var", data.expected_running_var);
     }
@@ -140,6 +145,7 @@ void PythonAnchors::add_anchors(const Workload &workload, int threads, Implement
         {"threads", threads},
         {"files", files_},
         {"atol", kAbsoluteTolerance},
+        {"atol_of", atol_of_},
         {"rtol", kRelativeTolerance},
     };
     if (workload.op == Op::layer_norm) {
@@ -155,8 +161,10 @@ void PythonAnchors::add_anchors(const Workload &workload, int threads, Implement
             out.push_back(std::make_unique<PythonImplementation>(
                 *this, impl, result.at("reason").get<std::string>()));
         } else {
-            notes.push_back(impl + ": " + workload.label() + ": " +
-                            result.at("reason").get<std::string>());
+            // A reason that holds for every case of the op is noted once.
+            const bool whole_op = result.value("scope", "case") == "op";
+            notes.push_back(impl + ": " + (whole_op ? workload.op_name() : workload.label()) +
+                            ": " + result.at("reason").get<std::string>());
         }
     }
 }

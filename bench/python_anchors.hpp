@@ -50,6 +50,7 @@ private:
     FILE *to_child_ = nullptr, *from_child_ = nullptr;
     std::map<std::string, std::string> unavailable_;
     nlohmann::json files_;
+    nlohmann::json atol_of_;  // each expected result's absolute tolerance
 };
 
 }  // namespace normgen::bench

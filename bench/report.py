@@ -9,11 +9,14 @@ the standard library for the Markdown; the PNG needs matplotlib, and without it
 the Markdown is still written and the reason for the missing PNG printed.
 
 A record of results.json is one median time of one implementation ("impl") on
-one case; a case is (op, shape, layout, mode, dtype, threads). impl is
-"normgen", "normgen:<variant>", an anchor ("onednn", "torch", "onnxruntime"),
-or a bound: "limit" (out-of-place y = a*x over the same bytes) and
-"limit:read_twice" (batch_norm training: the input read twice, the output
-written once). Any impl can be absent from any case.
+one case; a case is (op, shape, layout, mode, dtype, threads). op is
+"layer_norm", "batch_norm", or their backward, "layer_norm_backward" and
+"batch_norm_backward" (all three gradients). impl is "normgen",
+"normgen:<variant>", an anchor ("onednn", "torch", "onnxruntime"), or a bound:
+"limit" (out-of-place y = a*x over the same bytes; for backward z = x + a*dy,
+two inputs read and one output written) and "limit:read_twice" (batch_norm
+training: the input read twice, the output written once). Any impl can be
+absent from any case.
 """
 
 import json
@@ -29,8 +32,13 @@ READ_TWICE = "limit:read_twice"
 VARIANT_PREFIX = "normgen:"
 ANCHORS = ("onednn", "torch", "onnxruntime")
 ANCHOR_NAMES = {"onednn": "oneDNN", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
-OP_ORDER = ("layer_norm", "batch_norm")
-OP_NAMES = {"layer_norm": "LayerNorm", "batch_norm": "BatchNorm"}
+FORWARD_OPS = ("layer_norm", "batch_norm")
+BACKWARD_OPS = ("layer_norm_backward", "batch_norm_backward")
+OP_ORDER = FORWARD_OPS + BACKWARD_OPS
+OP_NAMES = {"layer_norm": "LayerNorm", "batch_norm": "BatchNorm",
+            "layer_norm_backward": "LayerNorm backward", "batch_norm_backward": "BatchNorm backward"}
+# The modes of the LayerNorms, which have one each: labels leave them out.
+SINGLE_MODES = ("forward", "backward")
 VARIANT_ORDER = ("avx512", "avx2", "sse41")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 MIB = 1 << 20
@@ -67,7 +75,7 @@ class Case:
     @property
     def shape_label(self):
         """4096x1024 or 64x(20x24x24) for LayerNorm, NxCxHxW otherwise."""
-        if self.op != "layer_norm" or not self.normalized_shape:
+        if not self.op.startswith("layer_norm") or not self.normalized_shape:
             return "x".join(map(str, self.shape))
         k = len(self.normalized_shape)
         inner = "x".join(map(str, self.normalized_shape))
@@ -76,7 +84,7 @@ class Case:
 
     @property
     def label(self):
-        parts = [self.shape_label, self.layout] + ([self.mode] if self.mode != "forward" else [])
+        parts = [self.shape_label, self.layout] + ([self.mode] if self.mode not in SINGLE_MODES else [])
         return " ".join(parts)
 
     @property
@@ -165,7 +173,7 @@ class Column:
 def table_columns(cases):
     columns = [Column("shape", lambda c: c.shape_label, text=True),
                Column("layout", lambda c: c.layout, text=True)]
-    if any(c.mode != "forward" for c in cases):
+    if any(c.mode not in SINGLE_MODES for c in cases):
         columns.append(Column("mode", lambda c: c.mode, text=True))
     columns += [
         Column("MiB", lambda c: f"{c.mib:.2f}"),
@@ -173,7 +181,7 @@ def table_columns(cases):
         Column("normgen ms", lambda c: fmt_ms(c.times.get(NORMGEN))),
         Column("normgen/limit", lambda c: fmt_x(c.ratio(NORMGEN))),
     ]
-    if any(c.mode == "training" for c in cases):
+    if any(READ_TWICE in c.times for c in cases):
         columns.append(Column("normgen/read_twice", lambda c: fmt_x(c.ratio(NORMGEN, READ_TWICE))))
     for anchor in present(cases, ANCHORS):
         columns.append(Column(f"vs {ANCHOR_NAMES[anchor]}",
@@ -220,9 +228,11 @@ def header_lines(results, json_name):
     lines += [
         "",
         "Times are medians in ms. *limit* is an out-of-place y = a*x over a tensor of the "
-        "input's size (the memory-bandwidth bound); *read_twice* reads the input twice and "
-        "writes the output once. *vs X* is X's time over normgen's (above 1x: normgen is "
-        "faster); *variant/limit* is that CPU variant of normgen over the limit.",
+        "input's size (the memory-bandwidth bound); for backward (all three gradients) it is "
+        "z = x + a*dy, the two inputs backward reads and the one output it writes; "
+        "*read_twice* reads the input twice and writes the output once. *vs X* is X's time "
+        "over normgen's (above 1x: normgen is faster); *variant/limit* is that CPU variant of "
+        "normgen over the limit.",
     ]
     return lines
 
@@ -349,15 +359,30 @@ def onnxruntime_targets(results, cases):
     return lines
 
 
+def backward_targets(results, cases):
+    """Issue 6's, over both backward ops together."""
+    at = f"backward at {TARGET_THREADS} threads"
+    large = [c for c in cases if c.mib >= 1]
+    return [
+        limit_target(large, "Backward: normgen <= 1.3x limit on every input >= 1 MiB", 1.3,
+                     f"backward case >= 1 MiB at {TARGET_THREADS} threads"),
+        speedup_target(results, cases, "torch", at,
+                       "Backward: geomean speed-up over PyTorch (autograd) >= 2",
+                       lambda s: s >= 2, on_geomean=True),
+    ]
+
+
 def target_section(results, cases):
     full = select(cases, threads=TARGET_THREADS)
-    single = select(cases, threads=1)
+    single_forward = [c for c in select(cases, threads=1) if c.op in FORWARD_OPS]
     lines = ["", "## Targets", "", f"At {TARGET_THREADS} threads unless the line says otherwise.", ""]
     lines += layer_norm_targets(results, select(full, op="layer_norm"))
     lines += batch_norm_targets(results, select(full, op="batch_norm"))
     lines += onnxruntime_targets(results, full)
-    lines.append(speedup_target(results, single, "onednn", "any op at 1 thread",
-                                "1 thread: no case (any op) slower than oneDNN", lambda s: s >= 1))
+    lines.append(speedup_target(results, single_forward, "onednn", "forward at 1 thread",
+                                "1 thread: no forward case (either op) slower than oneDNN",
+                                lambda s: s >= 1))
+    lines += backward_targets(results, [c for c in full if c.op in BACKWARD_OPS])
     return lines
 
 
@@ -439,7 +464,8 @@ def write_png(cases, png_path):
     ops = ordered_ops(cases)
     series = plot_series(cases)
     variants = [impl for impl in series if impl.startswith(VARIANT_PREFIX)]
-    figure, grid = plt.subplots(len(thread_counts), len(ops), figsize=(16, 10), squeeze=False)
+    figure, grid = plt.subplots(len(thread_counts), len(ops), figsize=(8 * len(ops), 10),
+                                squeeze=False)
     for row, threads in enumerate(thread_counts):
         for col, op in enumerate(ops):
             plural = "s" if threads != 1 else ""
