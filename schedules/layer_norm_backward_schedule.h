@@ -11,12 +11,13 @@ namespace normgen {
 // Declared inside the generators, so each knob is a GeneratorParam.
 struct LayerNormBackwardKnobs {
     // grad_input: the row class, as for the forward kernels (the x86
-    // schedule takes long_rows or short_rows, the CUDA one warp_per_row or
-    // block_per_row).
+    // schedule takes long_rows, short_rows or split_rows, the CUDA one
+    // warp_per_row or block_per_row).
     Halide::GeneratorParam<RowClass> row_class{
         "row_class", RowClass::long_rows,
         {{"long_rows", RowClass::long_rows},
          {"short_rows", RowClass::short_rows},
+         {"split_rows", RowClass::split_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
     // x86: native vectors per step of the loops along a row.
@@ -24,6 +25,9 @@ struct LayerNormBackwardKnobs {
     // x86: rows per thread-pool task (grad_input), and rows whose parameter
     // gradients one task sums before the tasks' partial sums are added.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 16, 1, 1 << 16};
+    // x86 split_rows: elements of a row per thread-pool task (rows too long
+    // for one thread to take whole).
+    Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
     // CUDA, as LayerNormForwardKnobs.
     Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
     Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};

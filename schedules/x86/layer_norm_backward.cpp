@@ -45,10 +45,64 @@ Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, const Target &tar
     return per_block;
 }
 
+// split_rows: rows too long for one task (a single row may be the whole
+// tensor). Threads sum the chunks of elements_per_task elements of each row,
+// then write grad_input in blocks of as many elements; the parameter sums
+// run across rows in parallel blocks of elements. x and dy are read three
+// times (row sums, grad_input, parameter sums): no row fits in cache whole.
+void schedule_split_rows(LayerNormBackwardFuncs &f, const Target &target,
+                         const LayerNormBackwardKnobs &knobs) {
+    const int lanes = target.natural_vector_size<float>();
+    const int step = lanes * knobs.vectors_per_step;
+    const int task = (knobs.elements_per_task + step - 1) / step * step;
+    const Var &e = f.element, &r = f.row;
+
+    RVar chunk("chunk"), in_chunk("in_chunk");
+    Var chunk_var("chunk_var"), row_chunk("row_chunk");
+    Func chunk_sums = f.row_sums.update()
+                          .split(f.over_row.x, chunk, in_chunk, task, TailStrategy::GuardWithIf)
+                          .rfactor(chunk, chunk_var);
+    Func chunk_slot = chunk_sums.in();
+    chunk_slot.compute_root().fuse(chunk_var, r, row_chunk).parallel(row_chunk);
+    vectorize_reduction(chunk_sums, in_chunk, LoopLevel(chunk_slot, row_chunk), lanes,
+                        knobs.vectors_per_step);
+    f.row_sums.compute_root();
+
+    Var block("block"), in_block("in_block"), row_block("row_block");
+    Func grad_input = f.grad_input;
+    Expr row_length = grad_input.output_buffer().dim(0).extent();
+    grad_input.specialize(row_length >= task)
+        .split(e, block, in_block, task, TailStrategy::ShiftInwards)
+        .fuse(block, r, row_block)
+        .parallel(row_block)
+        .vectorize(in_block, step);
+    grad_input.split(e, block, in_block, task, TailStrategy::GuardWithIf)
+        .fuse(block, r, row_block)
+        .parallel(row_block)
+        .vectorize(in_block, step, TailStrategy::GuardWithIf);
+
+    LayerNormBackwardParameterFuncs &p = f.parameters;
+    Var element_block("element_block"), in_element_block("in_element_block");
+    p.column_sums.compute_root();
+    p.column_sums.update()
+        .split(p.element, element_block, in_element_block, task, TailStrategy::GuardWithIf)
+        .reorder(in_element_block, p.over_rows.x, element_block)
+        .parallel(element_block)
+        .vectorize(in_element_block, lanes, TailStrategy::GuardWithIf);
+    p.column_sums.vectorize(p.element, lanes, TailStrategy::GuardWithIf);
+    for (Func gradient : {p.grad_weight, p.grad_bias}) {
+        gradient.vectorize(p.element, lanes, TailStrategy::GuardWithIf);
+    }
+}
+
 }  // namespace
 
 void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target,
                                   const LayerNormBackwardKnobs &knobs) {
+    if (knobs.row_class == RowClass::split_rows) {
+        schedule_split_rows(f, target, knobs);
+        return;
+    }
     const int lanes = target.natural_vector_size<float>();
     const Var &e = f.element, &r = f.row;
     Var row_block("row_block"), row_in_block("row_in_block");
@@ -76,11 +130,13 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
         }
         f.row_sums.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
     } else {
-        throw CompileError("the x86 LayerNorm backward schedules are long_rows and short_rows");
+        throw CompileError("the x86 LayerNorm backward schedules are long_rows, short_rows and "
+                           "split_rows");
     }
     schedule_column_sums(f.parameters, target, knobs.rows_per_task, row_block)
         .compute_with(grad_input, row_block);
 }
+
 
 void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
                                              const Target &target,
