@@ -1,6 +1,7 @@
 #include "kernels.hpp"
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 #include <mutex>
@@ -67,20 +68,57 @@ KernelBuffer::KernelBuffer(const KernelDims &dims, DType dtype, Device device, F
     const size_t count = buffer_.number_of_elements();
     const uint32_t bits = fill == Fill::zeros ? 0u : one_bits(dtype);
     if (device == Device::cpu) {
-        owned_.resize(count * element_size(dtype));
-        for (size_t i = 0; i < count; ++i) {
-            std::memcpy(&owned_[i * element_size(dtype)], &bits, element_size(dtype));
+        const size_t size = element_size(dtype);
+        owned_ = ScratchMemory(count * size);
+        uint8_t *memory = owned_.data();
+        if (fill != Fill::unset) {
+            for (size_t i = 0; i < count; ++i) std::memcpy(memory + i * size, &bits, size);
         }
-        buffer_.host = owned_.data();
+        buffer_.host = memory;
         return;
     }
     // Halide takes a buffer without host memory for a bounds query: give it
     // a host pointer it never touches (nothing is copied to or from it).
-    owned_.resize(1);
+    owned_ = ScratchMemory(1);
     buffer_.host = owned_.data();
     check_kernel_status(halide_device_malloc(nullptr, &buffer_, halide_cuda_device_interface()),
                         "halide_device_malloc");
     if (fill != Fill::unset) fill_device_memory(buffer_.device, count, dtype, bits);
+}
+
+namespace {
+
+// The blocks each thread's finished calls gave back, largest last; a few
+// at most, since a call needs a few.
+struct ScratchPool {
+    static constexpr size_t kept = 4;
+    std::vector<std::pair<size_t, std::unique_ptr<uint8_t[]>>> blocks;
+};
+thread_local ScratchPool scratch_pool;
+
+}  // namespace
+
+ScratchMemory::ScratchMemory(size_t bytes) {
+    auto &blocks = scratch_pool.blocks;
+    for (auto it = blocks.begin(); it != blocks.end(); ++it) {
+        if (it->first >= bytes) {
+            capacity_ = it->first;
+            block_ = std::move(it->second);
+            blocks.erase(it);
+            return;
+        }
+    }
+    capacity_ = bytes;
+    block_.reset(new uint8_t[bytes]);  // not zeroed: callers fill what they read
+}
+
+ScratchMemory::~ScratchMemory() {
+    if (!block_) return;
+    auto &blocks = scratch_pool.blocks;
+    blocks.emplace_back(capacity_, std::move(block_));
+    std::sort(blocks.begin(), blocks.end(),
+              [](const auto &a, const auto &b) { return a.first < b.first; });
+    if (blocks.size() > ScratchPool::kept) blocks.erase(blocks.begin());
 }
 
 void fill_with_zeros(const TensorView &tensor) {

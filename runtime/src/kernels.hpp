@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,24 @@ using KernelDims = std::vector<std::pair<int64_t, int64_t>>;
 
 // What scratch memory starts as: `unset` for outputs the kernel writes whole.
 enum class Fill { unset, zeros, ones };
+
+// Host scratch memory taken from, and given back to, a per-thread pool: a
+// large unwanted output (say grad_input, when only the parameters'
+// gradients are wanted) would otherwise cost a fresh allocation, its page
+// faults and its zeroing on every call.
+class ScratchMemory {
+public:
+    ScratchMemory() = default;
+    explicit ScratchMemory(size_t bytes);
+    ~ScratchMemory();
+    ScratchMemory(ScratchMemory &&) = default;
+    ScratchMemory &operator=(ScratchMemory &&) = default;
+    uint8_t *data() { return block_.get(); }
+
+private:
+    std::unique_ptr<uint8_t[]> block_;
+    size_t capacity_ = 0;
+};
 
 // A halide_buffer_t (at most 4 dimensions). Device::cuda buffers exist only
 // inside a CudaCall.
@@ -43,8 +62,8 @@ private:
 
     std::array<halide_dimension_t, 4> dims_{};
     halide_buffer_t buffer_{};
-    std::vector<uint8_t> owned_;  // host memory of a scratch buffer
-    bool wrapped_ = false;        // buffer_.device is the caller's
+    ScratchMemory owned_;   // host memory of a scratch buffer
+    bool wrapped_ = false;  // buffer_.device is the caller's
 };
 
 // Sets every element of a contiguous tensor to zero, on its device (on
