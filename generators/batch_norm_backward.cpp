@@ -115,13 +115,19 @@ public:
         }
         f.coefficients = Func("coefficients");
         f.coefficients(c) = Tuple(a, b, shift);
+        // Evaluation mode needs only dy: x's terms are zero there, and
+        // leaving them out saves reading x a second time.
         Func co = f.coefficients;
+        const bool through_statistics = mode == BatchNormMode::training;
+        auto gradient = [&](const Expr &dy_value, const Expr &x_value) {
+            Expr value = dy_value * co(c)[0];
+            if (through_statistics) value = value + x_value * co(c)[1] + co(c)[2];
+            return encode(value, element_type);
+        };
         if (layout == BatchNormLayout::channels_first) {
-            grad_input(s, c, n) = encode(
-                dy(c, s, n) * co(c)[0] + x(c, s, n) * co(c)[1] + co(c)[2], element_type);
+            grad_input(s, c, n) = gradient(dy(c, s, n), x(c, s, n));
         } else {
-            grad_input(c, p) = encode(
-                dy(c, p, 0) * co(c)[0] + x(c, p, 0) * co(c)[1] + co(c)[2], element_type);
+            grad_input(c, p) = gradient(dy(c, p, 0), x(c, p, 0));
         }
         grad_weight(c) = encode(f.channel_sums(c)[1], element_type);
         grad_bias(c) = encode(f.channel_sums(c)[0], element_type);
