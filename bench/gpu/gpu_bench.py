@@ -477,6 +477,31 @@ def torch_backward_call(forward, x, parameters, dy):
     return call
 
 
+def prepared_backward(workload, forward, x, parameters, dy, normgen_call, gradients, torch_call):
+    """A backward workload's timed calls (the limit: x + dy into a third
+    tensor, what backward must read and write) and its check: normgen's
+    `gradients` (dx, dweight, dbias) and torch's against float64 autograd."""
+    import torch
+
+    limit_out = torch.empty_like(x)
+
+    def check():
+        expected = float64_gradients(forward, x, parameters, dy)
+        normgen_call()
+        tolerance = GRAD_TOLERANCE[workload.dtype]
+        names = ("grad_input", "grad_weight", "grad_bias")
+        wrong = compare_all([(f"normgen {name}", got, want, tolerance)
+                             for name, got, want in zip(names, gradients, expected)])
+        torch_wrong = torch_sanity(lambda: compare_all([
+            (f"torch-cuda {name}", got, want, tolerance)
+            for name, got, want in zip(names, torch_call(), expected)]), calls)
+        return wrong, torch_wrong
+
+    calls = {"normgen": normgen_call, "torch-cuda": torch_call,
+             "limit": lambda: torch.add(x, dy, out=limit_out)}
+    return Prepared(calls, check)
+
+
 def prepare_layer_norm_backward(workload, normgen, device):
     import torch
     import torch.nn.functional as F
@@ -499,23 +524,8 @@ def prepare_layer_norm_backward(workload, normgen, device):
         return F.layer_norm(x_, workload.normalized_shape, weight_, bias_, EPS)
 
     torch_call = torch_backward_call(forward, x, (weight, bias), dy)
-    limit_out = torch.empty_like(x)
-
-    def check():
-        expected = float64_gradients(forward, x, (weight, bias), dy)
-        normgen_call()
-        tolerance = GRAD_TOLERANCE[workload.dtype]
-        names = ("grad_input", "grad_weight", "grad_bias")
-        wrong = compare_all([(f"normgen {name}", got, want, tolerance)
-                             for name, got, want in zip(names, (dx, dweight, dbias), expected)])
-        torch_wrong = torch_sanity(lambda: compare_all([
-            (f"torch-cuda {name}", got, want, tolerance)
-            for name, got, want in zip(names, torch_call(), expected)]), calls)
-        return wrong, torch_wrong
-
-    calls = {"normgen": normgen_call, "torch-cuda": torch_call,
-             "limit": lambda: torch.add(x, dy, out=limit_out)}
-    return Prepared(calls, check)
+    return prepared_backward(workload, forward, x, (weight, bias), dy, normgen_call,
+                             (dx, dweight, dbias), torch_call)
 
 
 def prepare_batch_norm_backward(workload, normgen, device):
@@ -542,23 +552,8 @@ def prepare_batch_norm_backward(workload, normgen, device):
 
     # torch's mixed-precision convention again: float32 parameters.
     torch_call = torch_backward_call(forward, x, (weight.float(), bias.float()), dy)
-    limit_out = torch.empty_like(x)
-
-    def check():
-        expected = float64_gradients(forward, x, (weight, bias), dy)
-        normgen_call()
-        tolerance = GRAD_TOLERANCE[workload.dtype]
-        names = ("grad_input", "grad_weight", "grad_bias")
-        wrong = compare_all([(f"normgen {name}", got, want, tolerance)
-                             for name, got, want in zip(names, (dx, dweight, dbias), expected)])
-        torch_wrong = torch_sanity(lambda: compare_all([
-            (f"torch-cuda {name}", got, want, tolerance)
-            for name, got, want in zip(names, torch_call(), expected)]), calls)
-        return wrong, torch_wrong
-
-    calls = {"normgen": normgen_call, "torch-cuda": torch_call,
-             "limit": lambda: torch.add(x, dy, out=limit_out)}
-    return Prepared(calls, check)
+    return prepared_backward(workload, forward, x, (weight, bias), dy, normgen_call,
+                             (dx, dweight, dbias), torch_call)
 
 
 def prepare(workload, normgen, device):

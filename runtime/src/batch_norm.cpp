@@ -9,6 +9,7 @@
 #include "checks.hpp"
 #include "cuda.hpp"
 #include "kernels.hpp"
+#include "layout.hpp"
 #include "normgen/normgen.hpp"
 
 namespace normgen {
@@ -491,20 +492,14 @@ Tensor BatchNorm::backward(const TensorView &input, const TensorView &grad_outpu
                         grad_weight.defined() ? &grad_weight_view : nullptr,
                         grad_bias.defined() ? &grad_bias_view : nullptr);
     // As torch accumulates .grad across backward calls.
-    for (auto [accumulated, gradient] : {std::pair{&weight_grad_, &grad_weight},
-                                         std::pair{&bias_grad_, &grad_bias}}) {
-        if (!gradient->defined()) continue;
-        for (int64_t i = 0; i < gradient->numel(); ++i) {
-            accumulated->data()[i] += gradient->data()[i];
-        }
-    }
+    detail::accumulate(weight_grad_, grad_weight);
+    detail::accumulate(bias_grad_, grad_bias);
     return grad_input;
 }
 
 void BatchNorm::zero_grad() {
-    for (Tensor *gradient : {&weight_grad_, &bias_grad_}) {
-        std::fill(gradient->values().begin(), gradient->values().end(), 0.0f);
-    }
+    detail::fill_zeros(weight_grad_);
+    detail::fill_zeros(bias_grad_);
 }
 
 BatchNorm1d::BatchNorm1d(int64_t num_features, double eps, std::optional<double> momentum,

@@ -413,20 +413,14 @@ Tensor LayerNorm::backward(const TensorView &input, const TensorView &grad_outpu
                         &grad_input_view, grad_weight.defined() ? &grad_weight_view : nullptr,
                         grad_bias.defined() ? &grad_bias_view : nullptr);
     // As torch accumulates .grad across backward calls.
-    for (auto [accumulated, gradient] : {std::pair{&weight_grad_, &grad_weight},
-                                         std::pair{&bias_grad_, &grad_bias}}) {
-        if (!gradient->defined()) continue;
-        for (int64_t i = 0; i < gradient->numel(); ++i) {
-            accumulated->data()[i] += gradient->data()[i];
-        }
-    }
+    detail::accumulate(weight_grad_, grad_weight);
+    detail::accumulate(bias_grad_, grad_bias);
     return grad_input;
 }
 
 void LayerNorm::zero_grad() {
-    for (Tensor *gradient : {&weight_grad_, &bias_grad_}) {
-        std::fill(gradient->values().begin(), gradient->values().end(), 0.0f);
-    }
+    detail::fill_zeros(weight_grad_);
+    detail::fill_zeros(bias_grad_);
 }
 
 Tensor LayerNorm::forward(const TensorView &input) {

@@ -1,5 +1,6 @@
 #include "layout.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 
@@ -47,6 +48,16 @@ bool has_dense_strides(const std::vector<int64_t> &shape, const std::vector<int6
 
 int64_t element_count(const std::vector<int64_t> &shape) {
     return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+}
+
+void accumulate(Tensor &accumulated, const Tensor &gradient) {
+    if (!gradient.defined()) return;
+    std::transform(accumulated.values().begin(), accumulated.values().end(),
+                   gradient.values().begin(), accumulated.values().begin(), std::plus<>());
+}
+
+void fill_zeros(Tensor &gradient) {
+    std::fill(gradient.values().begin(), gradient.values().end(), 0.0f);
 }
 
 }  // namespace normgen::detail

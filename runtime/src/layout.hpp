@@ -24,4 +24,9 @@ bool has_dense_strides(const std::vector<int64_t> &shape, const std::vector<int6
 // The product of the sizes.
 int64_t element_count(const std::vector<int64_t> &shape);
 
+// A module's parameter gradient: `accumulated += gradient` where both are
+// defined (torch's .grad accumulation), and setting it to zero.
+void accumulate(Tensor &accumulated, const Tensor &gradient);
+void fill_zeros(Tensor &gradient);
+
 }  // namespace normgen::detail
