@@ -26,16 +26,7 @@ using namespace Halide;
 
 class BatchNormBackward : public Generator<BatchNormBackward> {
 public:
-    GeneratorParam<Type> element_type{"element_type", Float(32)};
-    GeneratorParam<BatchNormLayout> layout{
-        "layout", BatchNormLayout::channels_first,
-        {{"channels_first", BatchNormLayout::channels_first},
-         {"channels_last", BatchNormLayout::channels_last}}};
-    GeneratorParam<BatchNormMode> mode{"mode", BatchNormMode::training,
-                                       {{"training", BatchNormMode::training},
-                                        {"inference", BatchNormMode::inference}}};
-    GeneratorParam<int> elements_per_chunk{"elements_per_chunk", 4096, 1, 1 << 24};
-    GeneratorParam<int> min_positions_per_chunk{"min_positions_per_chunk", 64, 1, 1 << 20};
+    BatchNormParams params;
     BatchNormBackwardKnobs knobs;
 
     Input<Buffer<>> grad_output{"grad_output"};
@@ -51,40 +42,40 @@ public:
     Output<Buffer<void, 1>> grad_bias{"grad_bias"};
 
     void configure() {
-        const int dims = layout == BatchNormLayout::channels_first ? 3 : 2;
+        const int dims = params.layout == BatchNormLayout::channels_first ? 3 : 2;
         for (auto *tensor : {&grad_output, &input}) {
-            tensor->set_type(storage_type(element_type));
+            tensor->set_type(storage_type(params.element_type));
             tensor->set_dimensions(dims);
         }
-        grad_input.set_type(storage_type(element_type));
+        grad_input.set_type(storage_type(params.element_type));
         grad_input.set_dimensions(dims);
-        weight.set_type(storage_type(element_type));
-        grad_weight.set_type(storage_type(element_type));
-        grad_bias.set_type(storage_type(element_type));
+        weight.set_type(storage_type(params.element_type));
+        grad_weight.set_type(storage_type(params.element_type));
+        grad_bias.set_type(storage_type(params.element_type));
     }
 
     void generate() {
         BatchNormBackwardFuncs f;
-        f.layout = layout;
-        f.mode = mode;
+        f.layout = params.layout;
+        f.mode = params.mode;
         Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position, &k = f.chunk;
 
         Func x("x"), dy("dy");  // (channel, spatial or position, sample)
-        if (layout == BatchNormLayout::channels_first) {
-            x(c, s, n) = decode(input(s, c, n), element_type);
-            dy(c, s, n) = decode(grad_output(s, c, n), element_type);
+        if (params.layout == BatchNormLayout::channels_first) {
+            x(c, s, n) = decode(input(s, c, n), params.element_type);
+            dy(c, s, n) = decode(grad_output(s, c, n), params.element_type);
         } else {
-            x(c, p, n) = decode(input(c, p), element_type);
-            dy(c, p, n) = decode(grad_output(c, p), element_type);
+            x(c, p, n) = decode(input(c, p), params.element_type);
+            dy(c, p, n) = decode(grad_output(c, p), params.element_type);
         }
         Func invstd("invstd");
-        invstd(c) = mode == BatchNormMode::training ? invstd_or_var(c)
+        invstd(c) = params.mode == BatchNormMode::training ? invstd_or_var(c)
                                                     : 1.0f / sqrt(invstd_or_var(c) + eps);
 
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
         const ChannelChunks chunks =
-            channel_chunks(layout, extents, elements_per_chunk, min_positions_per_chunk, k);
+            channel_chunks(params.layout, extents, params.elements_per_chunk, params.min_positions_per_chunk, k);
         f.within_chunk = chunks.within_chunk;
         Expr dy_value = chunks.value(dy, c);
         Expr dy_xhat = dy_value * (chunks.value(x, c) - mean(c)) * invstd(c);
@@ -104,12 +95,12 @@ public:
         // grad_input = (dy - sum_dy / n - xhat * sum_dy_xhat / n) * invstd * w
         //            = dy * a + x * b + (-a * sum_dy / n - b * mean)
         // with a = invstd * w and b = -a * invstd * sum_dy_xhat / n.
-        Expr count = cast<float>(layout == BatchNormLayout::channels_first
+        Expr count = cast<float>(params.layout == BatchNormLayout::channels_first
                                      ? extents[0] * extents[2]
                                      : extents[1]);
-        Expr a = invstd(c) * decode(weight(c), element_type);
+        Expr a = invstd(c) * decode(weight(c), params.element_type);
         Expr b = 0.0f, shift = 0.0f;
-        if (mode == BatchNormMode::training) {
+        if (params.mode == BatchNormMode::training) {
             b = -a * invstd(c) * f.channel_sums(c)[1] / count;
             shift = -a * f.channel_sums(c)[0] / count - b * mean(c);
         }
@@ -118,19 +109,19 @@ public:
         // Evaluation mode needs only dy: x's terms are zero there, and
         // leaving them out saves reading x a second time.
         Func co = f.coefficients;
-        const bool through_statistics = mode == BatchNormMode::training;
+        const bool through_statistics = params.mode == BatchNormMode::training;
         auto gradient = [&](const Expr &dy_value, const Expr &x_value) {
             Expr value = dy_value * co(c)[0];
             if (through_statistics) value = value + x_value * co(c)[1] + co(c)[2];
-            return encode(value, element_type);
+            return encode(value, params.element_type);
         };
-        if (layout == BatchNormLayout::channels_first) {
+        if (params.layout == BatchNormLayout::channels_first) {
             grad_input(s, c, n) = gradient(dy(c, s, n), x(c, s, n));
         } else {
             grad_input(c, p) = gradient(dy(c, p, 0), x(c, p, 0));
         }
-        grad_weight(c) = encode(f.channel_sums(c)[1], element_type);
-        grad_bias(c) = encode(f.channel_sums(c)[0], element_type);
+        grad_weight(c) = encode(f.channel_sums(c)[1], params.element_type);
+        grad_bias(c) = encode(f.channel_sums(c)[0], params.element_type);
         f.grad_input = grad_input;
         f.grad_weight = grad_weight;
         f.grad_bias = grad_bias;
@@ -141,7 +132,7 @@ public:
 
 private:
     void constrain_bounds() {
-        const int channel_dim = layout == BatchNormLayout::channels_first ? 1 : 0;
+        const int channel_dim = params.layout == BatchNormLayout::channels_first ? 1 : 0;
         Expr channels = input.dim(channel_dim).extent();
         for (int d = 0; d < input.dimensions(); ++d) {
             input.dim(d).set_min(0);
@@ -155,7 +146,7 @@ private:
         grad_bias.dim(0).set_bounds(0, channels);
 
         const int samples = 32, channel_estimate = 64, spatial = 56 * 56;
-        const bool first = layout == BatchNormLayout::channels_first;
+        const bool first = params.layout == BatchNormLayout::channels_first;
         for (auto *tensor : {&grad_output, &input}) {
             if (first) {
                 tensor->set_estimates({{0, spatial}, {0, channel_estimate}, {0, samples}});

@@ -33,22 +33,7 @@ using namespace Halide;
 
 class BatchNormForward : public Generator<BatchNormForward> {
 public:
-    GeneratorParam<Type> element_type{"element_type", Float(32)};
-    GeneratorParam<BatchNormLayout> layout{
-        "layout", BatchNormLayout::channels_first,
-        {{"channels_first", BatchNormLayout::channels_first},
-         {"channels_last", BatchNormLayout::channels_last}}};
-    GeneratorParam<BatchNormMode> mode{"mode", BatchNormMode::training,
-                                       {{"training", BatchNormMode::training},
-                                        {"inference", BatchNormMode::inference}}};
-    // About how many elements of a channel one chunk of the statistics
-    // holds: whole planes of consecutive samples (channels_first) or whole
-    // positions (channels_last), at least one. Sized so that a schedule can
-    // keep a chunk in cache between its two passes; the target's knobs set it.
-    GeneratorParam<int> elements_per_chunk{"elements_per_chunk", 4096, 1, 1 << 24};
-    // channels_last: the fewest positions a chunk holds however many the
-    // channels, so that wide rows still give each chunk a run of positions.
-    GeneratorParam<int> min_positions_per_chunk{"min_positions_per_chunk", 64, 1, 1 << 20};
+    BatchNormParams params;
     BatchNormForwardKnobs knobs;
 
     Input<Buffer<>> input{"input"};
@@ -69,14 +54,14 @@ public:
     Output<Buffer<float, 1>> *running_mean_out = nullptr, *running_var_out = nullptr;
 
     void configure() {
-        const int dims = layout == BatchNormLayout::channels_first ? 3 : 2;
-        input.set_type(storage_type(element_type));
+        const int dims = params.layout == BatchNormLayout::channels_first ? 3 : 2;
+        input.set_type(storage_type(params.element_type));
         input.set_dimensions(dims);
-        weight.set_type(storage_type(element_type));
-        bias.set_type(storage_type(element_type));
-        output.set_type(storage_type(element_type));
+        weight.set_type(storage_type(params.element_type));
+        bias.set_type(storage_type(params.element_type));
+        output.set_type(storage_type(params.element_type));
         output.set_dimensions(dims);
-        if (mode == BatchNormMode::training) {
+        if (params.mode == BatchNormMode::training) {
             running_average_factor = add_input<float>("running_average_factor");
             saved_mean = add_output<Buffer<float, 1>>("saved_mean");
             saved_invstd = add_output<Buffer<float, 1>>("saved_invstd");
@@ -87,19 +72,19 @@ public:
 
     void generate() {
         BatchNormForwardFuncs f;
-        f.layout = layout;
-        f.mode = mode;
+        f.layout = params.layout;
+        f.mode = params.mode;
         Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
 
         Func x("x");  // x(channel, position, sample), whatever the layout
-        if (layout == BatchNormLayout::channels_first) {
-            x(c, s, n) = decode(input(s, c, n), element_type);
+        if (params.layout == BatchNormLayout::channels_first) {
+            x(c, s, n) = decode(input(s, c, n), params.element_type);
         } else {
-            x(c, p, n) = decode(input(c, p), element_type);
+            x(c, p, n) = decode(input(c, p), params.element_type);
         }
 
         Func mean("mean"), var("var"), invstd("invstd");
-        if (mode == BatchNormMode::training) {
+        if (params.mode == BatchNormMode::training) {
             define_batch_statistics(f, x, mean, var);
             invstd(c) = 1.0f / sqrt(var(c) + eps);
         } else {
@@ -107,17 +92,17 @@ public:
             invstd(c) = 1.0f / sqrt(running_var(c) + eps);
         }
 
-        define_scale_and_shift(f, mean, invstd, decode(weight(c), element_type),
-                               decode(bias(c), element_type));
+        define_scale_and_shift(f, mean, invstd, decode(weight(c), params.element_type),
+                               decode(bias(c), params.element_type));
 
-        if (layout == BatchNormLayout::channels_first) {
-            output(s, c, n) = encode(x(c, s, n) * f.scale(c) + f.shift(c), element_type);
+        if (params.layout == BatchNormLayout::channels_first) {
+            output(s, c, n) = encode(x(c, s, n) * f.scale(c) + f.shift(c), params.element_type);
         } else {
-            output(c, p) = encode(x(c, p, 0) * f.scale(c) + f.shift(c), element_type);
+            output(c, p) = encode(x(c, p, 0) * f.scale(c) + f.shift(c), params.element_type);
         }
         f.output = output;
 
-        if (mode == BatchNormMode::training) {
+        if (params.mode == BatchNormMode::training) {
             Expr count = cast<float>(elements_per_channel());
             Expr blend = *running_average_factor;
             (*saved_mean)(c) = mean(c);
@@ -138,7 +123,7 @@ public:
 
 private:
     Expr elements_per_channel() {
-        return layout == BatchNormLayout::channels_first
+        return params.layout == BatchNormLayout::channels_first
                    ? input.dim(0).extent() * input.dim(2).extent()
                    : input.dim(1).extent();
     }
@@ -148,7 +133,7 @@ private:
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
         const ChannelChunks chunks =
-            channel_chunks(layout, extents, elements_per_chunk, min_positions_per_chunk, k);
+            channel_chunks(params.layout, extents, params.elements_per_chunk, params.min_positions_per_chunk, k);
         f.within_chunk = chunks.within_chunk;
         f.chunk_statistics = group_statistics("chunk", {c, k}, chunks.value(x, c),
                                               cast<float>(chunks.length(k)), chunks.valid);
@@ -166,7 +151,7 @@ private:
     // The runtime's contract: every buffer starts at 0, the output has the
     // input's shape, per-channel buffers hold one value per channel.
     void constrain_bounds() {
-        const int channel_dim = layout == BatchNormLayout::channels_first ? 1 : 0;
+        const int channel_dim = params.layout == BatchNormLayout::channels_first ? 1 : 0;
         Expr channels = input.dim(channel_dim).extent();
         for (int d = 0; d < input.dimensions(); ++d) {
             input.dim(d).set_min(0);
@@ -179,7 +164,7 @@ private:
         for (auto *per_channel : {&running_mean, &running_var}) {
             per_channel->dim(0).set_bounds(0, channels);
         }
-        if (mode == BatchNormMode::training) {
+        if (params.mode == BatchNormMode::training) {
             for (auto *per_channel : {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
                 per_channel->dim(0).set_bounds(0, channels);
             }
@@ -188,7 +173,7 @@ private:
 
     void set_estimates() {
         const int samples = 32, channels = 64, spatial = 56 * 56;
-        if (layout == BatchNormLayout::channels_first) {
+        if (params.layout == BatchNormLayout::channels_first) {
             input.set_estimates({{0, spatial}, {0, channels}, {0, samples}});
             output.set_estimates({{0, spatial}, {0, channels}, {0, samples}});
         } else {
@@ -201,7 +186,7 @@ private:
         running_mean.set_estimates({{0, channels}});
         running_var.set_estimates({{0, channels}});
         eps.set_estimate(1e-5f);
-        if (mode == BatchNormMode::training) {
+        if (params.mode == BatchNormMode::training) {
             running_average_factor->set_estimate(0.1f);
             for (auto *per_channel : {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
                 per_channel->set_estimates({{0, channels}});

@@ -16,6 +16,29 @@ enum class BatchNormMode {
     inference,  // running statistics, read only
 };
 
+// The GeneratorParams both BatchNorm generators (forward and backward) take.
+// Declared inside each generator, so that add_halide_library(... PARAMS
+// name=value) sets them.
+struct BatchNormParams {
+    Halide::GeneratorParam<Halide::Type> element_type{"element_type", Halide::Float(32)};
+    Halide::GeneratorParam<BatchNormLayout> layout{
+        "layout", BatchNormLayout::channels_first,
+        {{"channels_first", BatchNormLayout::channels_first},
+         {"channels_last", BatchNormLayout::channels_last}}};
+    Halide::GeneratorParam<BatchNormMode> mode{"mode", BatchNormMode::training,
+                                               {{"training", BatchNormMode::training},
+                                                {"inference", BatchNormMode::inference}}};
+    // About how many elements of a channel one chunk of the statistics
+    // holds: whole planes of consecutive samples (channels_first) or whole
+    // positions (channels_last), at least one (channel_chunks.h). Sized so
+    // that a schedule can keep a chunk in cache between its two passes; the
+    // target's knobs set it.
+    Halide::GeneratorParam<int> elements_per_chunk{"elements_per_chunk", 4096, 1, 1 << 24};
+    // channels_last: the fewest positions a chunk holds however many the
+    // channels, so that wide rows still give each chunk a run of positions.
+    Halide::GeneratorParam<int> min_positions_per_chunk{"min_positions_per_chunk", 64, 1, 1 << 20};
+};
+
 struct BatchNormForwardFuncs {
     BatchNormLayout layout;
     BatchNormMode mode;
