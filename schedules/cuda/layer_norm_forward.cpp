@@ -24,11 +24,11 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     GroupStatistics &stats = f.row_statistics;
     for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
         block_reduction(sum, f.over_row.x, layout.per_block, layout.threads_per_row,
-                        knobs.loads_in_flight, layout.row_threads);
+                        knobs.loads_in_flight, layout.row_thread);
     }
     for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
         stat.compute_at(layout.per_block);
-        if (!layout.row_threads.empty()) stat.gpu_threads(f.row);
+        if (layout.row_thread) stat.gpu_threads(f.row);
     }
 }
 

@@ -1,6 +1,8 @@
 // Reduction schedules shared by the CUDA kernels.
 #pragma once
 
+#include <optional>
+
 #include "Halide.h"
 
 namespace normgen::cuda {
@@ -15,20 +17,20 @@ inline void unroll_loads(Halide::Stage stage, const Halide::VarOrRVar &loop, int
 }
 
 // Schedules f(group...) += g(over, group...) for one block of GPU threads
-// per group (or per `group_threads` groups): `threads` threads each sum the
-// elements over = thread, thread + threads, ... (consecutive threads read
-// consecutive elements: coalesced) into a partial sum in shared memory;
-// then 32 threads fold those to 32, and one thread adds the 32. Each level
-// runs at `at`, a block-level loop of the consumer; the group dimensions
-// that remain there (`group_threads`, e.g. the rows of one block) get
-// their own threads.
+// per group, or per several groups along `group_thread`: `threads` threads
+// each sum the elements over = thread, thread + threads, ... (consecutive
+// threads read consecutive elements: coalesced) into a partial sum in
+// shared memory; then 32 threads fold those to 32, and one thread adds the
+// 32. Each level runs at `at`, a block-level loop of the consumer; a group
+// dimension that remains there (`group_thread`, e.g. the rows of one block)
+// gets threads of its own.
 //
 // Each thread's loop is unrolled `loads_in_flight` times: a GPU thread
 // issues in order and waits for a load where its value is first used, so
 // an unrolled loop keeps that many loads in flight instead of one.
 inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Halide::LoopLevel &at,
                             int threads, int loads_in_flight,
-                            const std::vector<Halide::Var> &group_threads = {}) {
+                            const std::optional<Halide::Var> &group_thread = std::nullopt) {
     using namespace Halide;
     const int warp = 32;
     RVar run("run"), thread("thread");
@@ -36,14 +38,11 @@ inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Hali
     Func partial = f.update()
                        .split(over, run, thread, threads, TailStrategy::GuardWithIf)
                        .rfactor(thread, partial_thread);
-    if (group_threads.size() > 1) {
-        throw CompileError("block_reduction takes at most one group dimension on threads");
-    }
     auto on_threads = [&](Stage stage, const Var &inner) {
-        if (group_threads.empty()) {
-            stage.gpu_threads(inner);
+        if (group_thread) {
+            stage.gpu_threads(inner, *group_thread);
         } else {
-            stage.gpu_threads(inner, group_threads[0]);
+            stage.gpu_threads(inner);
         }
     };
     f.compute_at(at);
@@ -68,9 +67,9 @@ inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Hali
     on_threads(shared_partial, partial_thread);
     partial.compute_at(shared_partial, partial_thread);
     unroll_loads(partial.update(), run, loads_in_flight);
-    if (!group_threads.empty()) {
-        f.gpu_threads(group_threads[0]);
-        f.update().gpu_threads(group_threads[0]);
+    if (group_thread) {
+        f.gpu_threads(*group_thread);
+        f.update().gpu_threads(*group_thread);
     }
 }
 

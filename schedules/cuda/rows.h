@@ -8,6 +8,7 @@
 //   get enough loads in flight.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "Halide.h"
@@ -18,7 +19,7 @@ namespace normgen::cuda {
 
 struct RowLayout {
     Halide::LoopLevel per_block;         // where a block's row statistics go
-    std::vector<Halide::Var> row_threads;  // the row dimension, where a block has several rows
+    std::optional<Halide::Var> row_thread;  // the row dimension, where a block has several rows
     int threads_per_row;
 };
 
@@ -46,7 +47,7 @@ inline RowLayout schedule_rows(Halide::Func output, const Halide::Var &element,
                 .compute_with(output, row_block);
         }
         layout.per_block = LoopLevel(output, row_block);
-        layout.row_threads = {row};
+        layout.row_thread = row;
     } else if (row_class == RowClass::block_per_row) {
         layout.threads_per_row = threads_per_row;
         output.split(element, step, thread, threads_per_row, TailStrategy::GuardWithIf)
