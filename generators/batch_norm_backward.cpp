@@ -75,7 +75,7 @@ public:
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
         const ChannelChunks chunks =
-            channel_chunks(params.layout, extents, params.elements_per_chunk, params.min_positions_per_chunk, k);
+            channel_chunks(params, extents, k);
         f.within_chunk = chunks.within_chunk;
         Expr dy_value = chunks.value(dy, c);
         Expr dy_xhat = dy_value * (chunks.value(x, c) - mean(c)) * invstd(c);
@@ -85,7 +85,8 @@ public:
         }
         f.chunk_sums = Func("chunk_sums");
         f.chunk_sums(c, k) = Tuple(0.0f, 0.0f);
-        f.chunk_sums(c, k) = Tuple(f.chunk_sums(c, k)[0] + dy_value, f.chunk_sums(c, k)[1] + dy_xhat);
+        f.chunk_sums(c, k) =
+            Tuple(f.chunk_sums(c, k)[0] + dy_value, f.chunk_sums(c, k)[1] + dy_xhat);
         f.over_chunks = RDom(0, chunks.count, "over_chunks");
         f.channel_sums = Func("channel_sums");
         f.channel_sums(c) = Tuple(0.0f, 0.0f);

@@ -133,7 +133,7 @@ private:
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
         const ChannelChunks chunks =
-            channel_chunks(params.layout, extents, params.elements_per_chunk, params.min_positions_per_chunk, k);
+            channel_chunks(params, extents, k);
         f.within_chunk = chunks.within_chunk;
         f.chunk_statistics = group_statistics("chunk", {c, k}, chunks.value(x, c),
                                               cast<float>(chunks.length(k)), chunks.valid);
@@ -165,7 +165,8 @@ private:
             per_channel->dim(0).set_bounds(0, channels);
         }
         if (params.mode == BatchNormMode::training) {
-            for (auto *per_channel : {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
+            for (auto *per_channel :
+                 {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
                 per_channel->dim(0).set_bounds(0, channels);
             }
         }
@@ -188,7 +189,8 @@ private:
         eps.set_estimate(1e-5f);
         if (params.mode == BatchNormMode::training) {
             running_average_factor->set_estimate(0.1f);
-            for (auto *per_channel : {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
+            for (auto *per_channel :
+                 {saved_mean, saved_invstd, running_mean_out, running_var_out}) {
                 per_channel->set_estimates({{0, channels}});
             }
         }

@@ -34,10 +34,13 @@ struct ChannelChunks {
 
 // `extents`: the input's (spatial, channels, samples) or (channels,
 // positions); `k` is the chunk variable.
-inline ChannelChunks channel_chunks(BatchNormLayout layout, const std::vector<Halide::Expr> &extents,
-                                    int elements_per_chunk, int min_positions_per_chunk,
+inline ChannelChunks channel_chunks(const BatchNormParams &params,
+                                    const std::vector<Halide::Expr> &extents,
                                     const Halide::Var &k) {
     using namespace Halide;
+    const BatchNormLayout layout = params.layout;
+    const int elements_per_chunk = params.elements_per_chunk;
+    const int min_positions_per_chunk = params.min_positions_per_chunk;
     ChannelChunks chunks;
     if (layout == BatchNormLayout::channels_first) {
         Expr plane = extents[0], samples = extents[2];

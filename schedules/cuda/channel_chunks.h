@@ -32,7 +32,8 @@ inline void schedule_elementwise(Halide::Func output, int threads) {
 //   memory. Chunks along grid x, channels along y (at most 65535).
 // channels_last: a thread per (channel, chunk): consecutive threads take
 //   consecutive channels, so that each step of a warp reads 32 neighbours.
-inline void schedule_channel_chunks(Halide::Func chunk_result, const std::vector<Halide::Func> &sums,
+inline void schedule_channel_chunks(Halide::Func chunk_result,
+                                    const std::vector<Halide::Func> &sums,
                                     const std::vector<Halide::Func> &per_chunk,
                                     const Halide::RDom &within_chunk, BatchNormLayout layout,
                                     const Halide::Var &c, const Halide::Var &k,

@@ -11,7 +11,8 @@ namespace normgen::cuda {
 inline void unroll_loads(Halide::Stage stage, const Halide::VarOrRVar &loop, int loads_in_flight) {
     using namespace Halide;
     if (loads_in_flight > 1) {
-        VarOrRVar outer(loop.name() + "_outer", loop.is_rvar), inner(loop.name() + "_inner", loop.is_rvar);
+        VarOrRVar outer(loop.name() + "_outer", loop.is_rvar);
+        VarOrRVar inner(loop.name() + "_inner", loop.is_rvar);
         stage.split(loop, outer, inner, loads_in_flight, TailStrategy::GuardWithIf).unroll(inner);
     }
 }
