@@ -11,6 +11,7 @@
 #include "batch_norm_autodiff.h"
 #include "layer_norm_autodiff.h"
 
+#include <array>
 #include <vector>
 
 namespace {
@@ -20,6 +21,24 @@ using normgen::TensorView;
 namespace ref = normgen::reference;
 
 constexpr float kEps = 1e-5f;
+
+using Gradients = std::array<std::vector<float>, 3>;  // grad_input, grad_weight, grad_bias
+using AutodiffGradients = std::array<Halide::Runtime::Buffer<float>, 3>;
+
+// The kernels' gradients against autodiff's, in the same (logical) order.
+// Both are float32 computations: PyTorch's float32 tolerance, with room for
+// sums over up to 1023 elements in a different order.
+void expect_gradients_agree(const Gradients &kernels, const AutodiffGradients &autodiff) {
+    const char *names[] = {"grad_input", "grad_weight", "grad_bias"};
+    for (size_t i = 0; i < kernels.size(); ++i) {
+        INFO(names[i]);
+        const Halide::Runtime::Buffer<float> &expected = autodiff[i];
+        ref::expect_close(kernels[i],
+                          std::vector<double>(expected.data(),
+                                              expected.data() + expected.number_of_elements()),
+                          1e-4, 1e-3);
+    }
+}
 
 TEST_CASE("LayerNorm backward kernels agree with Halide's autodiff of the forward algorithm") {
     const int64_t rows = GENERATE(1, 5);
@@ -59,21 +78,8 @@ TEST_CASE("LayerNorm backward kernels agree with Halide's autodiff of the forwar
                                  input_view, {row_length}, mean_view, rstd_view, &weight_view,
                                  &grad_input_view, &grad_weight_view, &grad_bias_view);
 
-    auto as_double = [](const Halide::Runtime::Buffer<float> &buffer) {
-        return std::vector<double>(buffer.data(), buffer.data() + buffer.number_of_elements());
-    };
-    // Both are float32 computations: PyTorch's float32 tolerance, with room
-    // for sums over 1023 elements in a different order.
-    const double atol = 1e-4, rtol = 1e-3;
-    {
-        INFO("grad_input");
-        ref::expect_close(grad_input, as_double(autodiff_grad_input), atol, rtol);
-    }
-    {
-        INFO("grad_weight and grad_bias");
-        ref::expect_close(grad_weight, as_double(autodiff_grad_weight), atol, rtol);
-        ref::expect_close(grad_bias, as_double(autodiff_grad_bias), atol, rtol);
-    }
+    expect_gradients_agree({grad_input, grad_weight, grad_bias},
+                           {autodiff_grad_input, autodiff_grad_weight, autodiff_grad_bias});
 }
 
 TEST_CASE("BatchNorm training backward kernels agree with Halide's autodiff of the forward "
@@ -130,19 +136,8 @@ TEST_CASE("BatchNorm training backward kernels agree with Halide's autodiff of t
         grad_input = ref::channels_last_to_logical(grad_input, shape);
     }
 
-    auto as_double = [](const Halide::Runtime::Buffer<float> &buffer) {
-        return std::vector<double>(buffer.data(), buffer.data() + buffer.number_of_elements());
-    };
-    const double atol = 1e-4, rtol = 1e-3;
-    {
-        INFO("grad_input");
-        ref::expect_close(grad_input, as_double(autodiff_grad_input), atol, rtol);
-    }
-    {
-        INFO("grad_weight and grad_bias");
-        ref::expect_close(grad_weight, as_double(autodiff_grad_weight), atol, rtol);
-        ref::expect_close(grad_bias, as_double(autodiff_grad_bias), atol, rtol);
-    }
+    expect_gradients_agree({grad_input, grad_weight, grad_bias},
+                           {autodiff_grad_input, autodiff_grad_weight, autodiff_grad_bias});
 }
 
 }  // namespace

@@ -15,8 +15,11 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     const int lanes = target.natural_vector_size<float>();
     const int step = lanes * knobs.vectors_per_step;
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position, &k = f.chunk;
-    Func grad_input = f.grad_input;
-    Expr inner_extent = grad_input.output_buffer().dim(0).extent();
+    // As the forward output; positions per task from elements_per_task.
+    Expr inner_extent = f.grad_input.output_buffer().dim(0).extent();
+    parallel_batch_norm_elementwise(f.grad_input, f.layout == BatchNormLayout::channels_first, s,
+                                    c, n, p, knobs.elements_per_task,
+                                    max(1, knobs.elements_per_task / inner_extent), step);
 
     f.coefficients.compute_root();
     f.channel_sums.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);
@@ -30,25 +33,12 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
         chunk_slot.compute_root().fuse(c, k, chunk_of_channel).parallel(chunk_of_channel);
         vectorize_reduction(f.chunk_sums, f.within_chunk.x, LoopLevel(chunk_slot, chunk_of_channel),
                             lanes, knobs.vectors_per_step);
-
-        Var plane("plane"), plane_block("plane_block"), plane_in_block("plane_in_block");
-        Expr planes_per_task = max(1, knobs.elements_per_task / inner_extent);
-        grad_input.fuse(c, n, plane)
-            .split(plane, plane_block, plane_in_block, planes_per_task, TailStrategy::GuardWithIf)
-            .parallel(plane_block);
-        vectorize_elementwise(grad_input, s, inner_extent, step);
     } else {
         chunk_slot.compute_root().parallel(k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         f.chunk_sums.compute_at(chunk_slot, k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         f.chunk_sums.update()
             .reorder(c, f.within_chunk.x)
             .vectorize(c, lanes, TailStrategy::GuardWithIf);
-
-        Var block("block"), in_block("in_block");
-        Expr positions_per_task = max(1, knobs.elements_per_task / inner_extent);
-        grad_input.split(p, block, in_block, positions_per_task, TailStrategy::GuardWithIf)
-            .parallel(block);
-        vectorize_elementwise(grad_input, c, inner_extent, step);
     }
 }
 

@@ -27,29 +27,10 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     const int lanes = target.natural_vector_size<float>();
     const int step = lanes * knobs.vectors_per_step;
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
-    Func output = f.output;
-    // The innermost dimension: a plane (channels_first) or the channels.
-    Expr inner_extent = f.output.output_buffer().dim(0).extent();
-
     f.scale.compute_root();
     f.shift.compute_root();
-
-    if (f.layout == BatchNormLayout::channels_first) {
-        // Planes can be as small as 8x8: a task takes as many whole planes
-        // as make elements_per_task, so that small planes do not drown in
-        // task overhead.
-        Var plane("plane"), plane_block("plane_block"), plane_in_block("plane_in_block");
-        Expr planes_per_task = max(1, knobs.elements_per_task / inner_extent);
-        output.fuse(c, n, plane)
-            .split(plane, plane_block, plane_in_block, planes_per_task, TailStrategy::GuardWithIf)
-            .parallel(plane_block);
-        vectorize_elementwise(output, s, inner_extent, step);
-    } else {
-        Var block("block"), in_block("in_block");
-        output.split(p, block, in_block, knobs.positions_per_task, TailStrategy::GuardWithIf)
-            .parallel(block);
-        vectorize_elementwise(output, c, inner_extent, step);
-    }
+    parallel_batch_norm_elementwise(f.output, f.layout == BatchNormLayout::channels_first, s, c,
+                                    n, p, knobs.elements_per_task, knobs.positions_per_task, step);
 
     if (f.mode != BatchNormMode::training) {
         return;
@@ -83,7 +64,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // store then a masked load every position, which AMD CPUs cannot
         // forward (10x slower with 20 channels). Fewer channels than a block
         // take one vector at a time; fewer than a vector, masks.
-        const Expr &channels = inner_extent;
+        Expr channels = f.output.output_buffer().dim(0).extent();
         auto sum_blocks = [&](Stage sum, int vectors, TailStrategy tail) {
             Var block("channel_block"), in_block("channel_in_block"), vector("channel_vector");
             sum.split(c, block, in_block, lanes * vectors, tail)

@@ -68,18 +68,8 @@ void schedule_split_rows(LayerNormBackwardFuncs &f, const Target &target,
                         knobs.vectors_per_step);
     f.row_sums.compute_root();
 
-    Var block("block"), in_block("in_block"), row_block("row_block");
-    Func grad_input = f.grad_input;
-    Expr row_length = grad_input.output_buffer().dim(0).extent();
-    grad_input.specialize(row_length >= task)
-        .split(e, block, in_block, task, TailStrategy::ShiftInwards)
-        .fuse(block, r, row_block)
-        .parallel(row_block)
-        .vectorize(in_block, step);
-    grad_input.split(e, block, in_block, task, TailStrategy::GuardWithIf)
-        .fuse(block, r, row_block)
-        .parallel(row_block)
-        .vectorize(in_block, step, TailStrategy::GuardWithIf);
+    parallel_row_pieces(f.grad_input, e, r, f.grad_input.output_buffer().dim(0).extent(), task,
+                        step);
 
     LayerNormBackwardParameterFuncs &p = f.parameters;
     Var element_block("element_block"), in_element_block("in_element_block");

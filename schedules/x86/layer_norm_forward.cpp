@@ -46,20 +46,9 @@ void schedule_split_rows(LayerNormForwardFuncs &f, const Target &target,
         stat.compute_root();
     }
 
-    Var block("block"), in_block("in_block"), row_block("row_block");
-    Expr row_length = f.output.output_buffer().dim(0).extent();
     const int step = lanes * knobs.vectors_per_step;
     const int task = (knobs.elements_per_task + step - 1) / step * step;
-    Func output = f.output;
-    output.specialize(row_length >= task)
-        .split(e, block, in_block, task, TailStrategy::ShiftInwards)
-        .fuse(block, r, row_block)
-        .parallel(row_block)
-        .vectorize(in_block, step);
-    output.split(e, block, in_block, task, TailStrategy::GuardWithIf)
-        .fuse(block, r, row_block)
-        .parallel(row_block)
-        .vectorize(in_block, step, TailStrategy::GuardWithIf);
+    parallel_row_pieces(f.output, e, r, f.output.output_buffer().dim(0).extent(), task, step);
 }
 
 }  // namespace
