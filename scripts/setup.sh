@@ -44,6 +44,8 @@ configure_and_build() {
   cmake --build "$NORMGEN_BUILD"
 }
 
-install_debian_packages catch2 python3-venv python3-dev
+# zlib and libpng: the LeNet demo reads Fashion-MNIST (gzip), PNG images and
+# writes PNG plots; dataset-fashion-mnist is its data.
+install_debian_packages catch2 python3-venv python3-dev zlib1g-dev libpng-dev dataset-fashion-mnist
 create_venv
 configure_and_build

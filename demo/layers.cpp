@@ -1,0 +1,212 @@
+#include "layers.hpp"
+
+#include <string>
+
+#include "support/error.hpp"
+#include "kernels.hpp"
+#include "layer_kernels.h"
+
+namespace lenet {
+
+namespace {
+
+using normgen::detail::KernelBuffer;
+using normgen::detail::KernelDims;
+
+std::string shape_string(const std::vector<int64_t> &shape) {
+    std::string text = "[";
+    for (size_t d = 0; d < shape.size(); d++) text += (d ? ", " : "") + std::to_string(shape[d]);
+    return text + "]";
+}
+
+void expect_shape(const Tensor &tensor, const std::vector<int64_t> &expected, const char *what) {
+    if (tensor.shape() != expected) {
+        throw Error(std::string(what) + ": expected shape " + shape_string(expected) +
+                    ", given " + shape_string(tensor.shape()));
+    }
+}
+
+void expect_rank(const Tensor &tensor, size_t rank, const char *what) {
+    if (tensor.shape().size() != rank) {
+        throw Error(std::string(what) + ": expected a rank-" + std::to_string(rank) +
+                    " tensor, given shape " + shape_string(tensor.shape()));
+    }
+}
+
+// A dense tensor's dimensions for a kernel, innermost first.
+KernelDims dims_of(const std::vector<int64_t> &shape) {
+    KernelDims dims;
+    int64_t stride = 1;
+    for (auto size = shape.rbegin(); size != shape.rend(); ++size) {
+        dims.emplace_back(*size, stride);
+        stride *= *size;
+    }
+    return dims;
+}
+
+// (N, ...) seen as (features, N).
+KernelDims matrix_dims(const Tensor &tensor) {
+    const int64_t samples = tensor.shape().at(0);
+    const int64_t features = samples ? tensor.numel() / samples : 0;
+    return {{features, 1}, {samples, features}};
+}
+
+struct Buffer : KernelBuffer {
+    Buffer(const Tensor &tensor) : KernelBuffer(tensor.data(), dims_of(tensor.shape())) {}
+    Buffer(const Tensor &tensor, const KernelDims &dims) : KernelBuffer(tensor.data(), dims) {}
+};
+
+// The kernel of the CPU variant that runs here.
+template <typename Kernel, size_t count>
+Kernel pick(Kernel const (&variants)[count]) {
+    return variants[normgen::detail::prepare_cpu_kernels()];
+}
+
+}  // namespace
+
+void convolution_forward(const Tensor &input, const Tensor &weight, const Tensor &bias,
+                         Tensor &output) {
+    expect_rank(input, 4, "convolution input");
+    expect_rank(weight, 4, "convolution weight");
+    const auto &in = input.shape(), &w = weight.shape();
+    expect_shape(bias, {w[0]}, "convolution bias");
+    if (w[1] != in[1] || in[2] < w[2] || in[3] < w[3]) {
+        throw Error("convolution: weight " + shape_string(w) + " does not fit input " +
+                    shape_string(in));
+    }
+    expect_shape(output, {in[0], w[0], in[2] - w[2] + 1, in[3] - w[3] + 1}, "convolution output");
+    static const decltype(&normgen_convolution_forward_avx2) variants[] =
+        LENET_LAYER_VARIANTS(convolution_forward);
+    normgen::detail::check_kernel_status(
+        pick(variants)(Buffer(input).get(), Buffer(weight).get(), Buffer(bias).get(),
+                       Buffer(output).get()),
+        "convolution_forward");
+}
+
+void convolution_backward(const Tensor &grad_output, const Tensor &input, const Tensor &weight,
+                          Tensor *grad_input, Tensor &grad_weight, Tensor &grad_bias) {
+    expect_rank(input, 4, "convolution input");
+    const auto &in = input.shape(), &w = weight.shape();
+    expect_shape(grad_output, {in[0], w[0], in[2] - w[2] + 1, in[3] - w[3] + 1},
+                 "convolution grad_output");
+    expect_shape(grad_weight, w, "convolution grad_weight");
+    expect_shape(grad_bias, {w[0]}, "convolution grad_bias");
+    static const decltype(&normgen_convolution_backward_weight_avx2) weight_variants[] =
+        LENET_LAYER_VARIANTS(convolution_backward_weight);
+    normgen::detail::check_kernel_status(
+        pick(weight_variants)(Buffer(grad_output).get(), Buffer(input).get(),
+                              Buffer(grad_weight).get(), Buffer(grad_bias).get()),
+        "convolution_backward_weight");
+    if (grad_input) {
+        expect_shape(*grad_input, in, "convolution grad_input");
+        static const decltype(&normgen_convolution_backward_input_avx2) input_variants[] =
+            LENET_LAYER_VARIANTS(convolution_backward_input);
+        normgen::detail::check_kernel_status(
+            pick(input_variants)(Buffer(grad_output).get(), Buffer(weight).get(),
+                                 Buffer(*grad_input).get()),
+            "convolution_backward_input");
+    }
+}
+
+void relu_max_pool_forward(const Tensor &input, Tensor &output) {
+    expect_rank(input, 4, "pooling input");
+    const auto &in = input.shape();
+    expect_shape(output, {in[0], in[1], in[2] / 2, in[3] / 2}, "pooling output");
+    static const decltype(&normgen_relu_max_pool_forward_avx2) variants[] =
+        LENET_LAYER_VARIANTS(relu_max_pool_forward);
+    normgen::detail::check_kernel_status(
+        pick(variants)(Buffer(input).get(), Buffer(output).get()), "relu_max_pool_forward");
+}
+
+void relu_max_pool_backward(const Tensor &grad_output, const Tensor &input, Tensor &grad_input) {
+    expect_rank(input, 4, "pooling input");
+    const auto &in = input.shape();
+    expect_shape(grad_output, {in[0], in[1], in[2] / 2, in[3] / 2}, "pooling grad_output");
+    expect_shape(grad_input, in, "pooling grad_input");
+    static const decltype(&normgen_relu_max_pool_backward_avx2) variants[] =
+        LENET_LAYER_VARIANTS(relu_max_pool_backward);
+    normgen::detail::check_kernel_status(
+        pick(variants)(Buffer(grad_output).get(), Buffer(input).get(),
+                       Buffer(grad_input).get()),
+        "relu_max_pool_backward");
+}
+
+void linear_forward(const Tensor &input, const Tensor &weight, const Tensor &bias, bool relu,
+                    Tensor &output) {
+    expect_rank(weight, 2, "linear weight");
+    const int64_t samples = input.shape().at(0), out = weight.shape()[0], in = weight.shape()[1];
+    if (input.numel() != samples * in) {
+        throw Error("linear: input " + shape_string(input.shape()) + " does not hold " +
+                    std::to_string(in) + " features per sample");
+    }
+    expect_shape(bias, {out}, "linear bias");
+    expect_shape(output, {samples, out}, "linear output");
+    static const decltype(&normgen_linear_forward_none_avx2) plain[] =
+        LENET_LAYER_VARIANTS(linear_forward_none);
+    static const decltype(&normgen_linear_forward_relu_avx2) with_relu[] =
+        LENET_LAYER_VARIANTS(linear_forward_relu);
+    auto kernel = relu ? pick(with_relu) : pick(plain);
+    normgen::detail::check_kernel_status(
+        kernel(Buffer(input, matrix_dims(input)).get(), Buffer(weight).get(), Buffer(bias).get(),
+               Buffer(output).get()),
+        "linear_forward");
+}
+
+void linear_backward(const Tensor &grad_output, const Tensor &output, const Tensor &input,
+                     const Tensor &weight, bool relu, Tensor &grad_input, Tensor &grad_weight,
+                     Tensor &grad_bias) {
+    expect_rank(weight, 2, "linear weight");
+    const int64_t samples = input.shape().at(0), out = weight.shape()[0], in = weight.shape()[1];
+    expect_shape(grad_output, {samples, out}, "linear grad_output");
+    expect_shape(output, {samples, out}, "linear output");
+    if (grad_input.shape() != input.shape()) {
+        throw Error("linear grad_input: expected shape " + shape_string(input.shape()) +
+                    ", given " + shape_string(grad_input.shape()));
+    }
+    expect_shape(grad_weight, {out, in}, "linear grad_weight");
+    expect_shape(grad_bias, {out}, "linear grad_bias");
+    static const decltype(&normgen_linear_backward_none_avx2) plain[] =
+        LENET_LAYER_VARIANTS(linear_backward_none);
+    static const decltype(&normgen_linear_backward_relu_avx2) with_relu[] =
+        LENET_LAYER_VARIANTS(linear_backward_relu);
+    auto kernel = relu ? pick(with_relu) : pick(plain);
+    normgen::detail::check_kernel_status(
+        kernel(Buffer(grad_output).get(), Buffer(output).get(),
+               Buffer(input, matrix_dims(input)).get(), Buffer(weight).get(),
+               Buffer(grad_input, matrix_dims(grad_input)).get(), Buffer(grad_weight).get(),
+               Buffer(grad_bias).get()),
+        "linear_backward");
+}
+
+double softmax_cross_entropy(const Tensor &logits, const std::vector<int32_t> &labels,
+                             float grad_scale, std::vector<float> &losses, Tensor &grad_logits) {
+    expect_rank(logits, 2, "logits");
+    const int64_t samples = logits.shape()[0], classes = logits.shape()[1];
+    if (static_cast<int64_t>(labels.size()) != samples) {
+        throw Error("softmax_cross_entropy: expected " + std::to_string(samples) +
+                    " labels, given " + std::to_string(labels.size()));
+    }
+    for (size_t n = 0; n < labels.size(); n++) {
+        if (labels[n] < 0 || labels[n] >= classes) {
+            throw Error("softmax_cross_entropy: label " + std::to_string(n) + " is " +
+                        std::to_string(labels[n]) + ", expected one in [0, " +
+                        std::to_string(classes) + ")");
+        }
+    }
+    expect_shape(grad_logits, logits.shape(), "grad_logits");
+    losses.resize(samples);
+    static const decltype(&normgen_softmax_cross_entropy_avx2) variants[] =
+        LENET_LAYER_VARIANTS(softmax_cross_entropy);
+    KernelBuffer label_buffer(labels.data(), {{samples, 1}});
+    label_buffer.get()->type = halide_type_t(halide_type_int, 32);
+    KernelBuffer loss_buffer(losses.data(), {{samples, 1}});
+    normgen::detail::check_kernel_status(
+        pick(variants)(Buffer(logits).get(), label_buffer.get(), grad_scale, loss_buffer.get(),
+                       Buffer(grad_logits).get()),
+        "softmax_cross_entropy");
+    double total = 0;
+    for (float loss : losses) total += loss;
+    return samples ? total / samples : 0.0;
+}
+
+}  // namespace lenet

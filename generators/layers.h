@@ -1,0 +1,67 @@
+// What the LeNet layers' algorithms (convolution.cpp, pooling.cpp,
+// linear.cpp, softmax_cross_entropy.cpp) hand to their schedules. Tensors are
+// float32, NCHW (Halide dimensions innermost first: x, y, channel, sample)
+// and (feature, sample) for linear layers.
+#pragma once
+
+#include "Halide.h"
+
+namespace normgen {
+
+// A convolution's sums: sum(x, y, out_channel, sample) of a 2-D valid
+// correlation, stride 1, over `taps` (kx, ky, in_channel). The backward pass
+// to the input is the same shape of sum over (kx, ky, out_channel) of the
+// zero-padded output gradient (`padded`).
+struct ConvolutionFuncs {
+    Halide::Var x, y, channel, sample;
+    Halide::RDom taps;
+    Halide::Func sum;
+    Halide::Func padded;  // backward to the input only: the zero-padded grad_output
+    Halide::Func output;
+};
+
+// A convolution's parameter gradients: grad_weight(kx, ky, in_channel,
+// out_channel) sums grad_output * input over every position of every sample;
+// grad_bias(out_channel) sums grad_output.
+struct ConvolutionWeightFuncs {
+    Halide::Var kx, ky, in_channel, out_channel;
+    Halide::RDom positions;  // (x, y, sample)
+    Halide::Func weight_sum, bias_sum;
+    Halide::Func grad_weight, grad_bias;
+};
+
+// ReLU then 2x2 max pooling (stride 2), forward and backward: the kernels
+// compute it elementwise over their output.
+struct PoolingFuncs {
+    Halide::Var x, y, channel, sample;
+    Halide::Func output;
+};
+
+// A fully connected layer y(out, sample) = bias + sum_in weight(in, out) *
+// x(in, sample), weight stored as torch's (out_features, in_features). Its
+// backward: grad_input(in, sample) sums over out; grad_weight(in, out) and
+// grad_bias(out) over samples.
+struct LinearFuncs {
+    Halide::Var feature, sample;  // the output's
+    Halide::RDom terms;
+    Halide::Func sum;
+    Halide::Func output;
+};
+
+struct LinearBackwardFuncs {
+    Halide::Var in_feature, out_feature, sample;
+    Halide::RDom over_out, over_samples;
+    Halide::Func masked_grad;  // grad_output, zero where a ReLU after the layer was off
+    Halide::Func input_sum, weight_sum, bias_sum;
+    Halide::Func grad_input, grad_weight, grad_bias;
+};
+
+// Softmax cross-entropy per sample, and its gradient with respect to the
+// logits.
+struct SoftmaxCrossEntropyFuncs {
+    Halide::Var klass, sample;
+    Halide::Func maximum, exp_sum;
+    Halide::Func loss, grad_logits;
+};
+
+}  // namespace normgen
