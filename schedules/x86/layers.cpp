@@ -16,9 +16,8 @@ using namespace Halide;
 
 // Both the forward pass and the backward pass to the input: a tile of
 // vector_width x rows_per_tile positions of channels_per_tile channels, its
-// sums in registers over every tap; threads take (channel tile, sample)
-// pairs. The backward pass pads each sample's grad_output with zeros first,
-// so that the taps read without bounds tests.
+// sums in registers over every tap. The backward pass pads each sample's
+// grad_output with zeros first, so that the taps read without bounds tests.
 void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
     const Var &x = f.x, &y = f.y, &c = f.channel, &n = f.sample;
     Var x_tile("x_tile"), x_in("x_in"), y_tile("y_tile"), y_in("y_in");
@@ -27,11 +26,19 @@ void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
         .split(y, y_tile, y_in, knobs.rows_per_tile, TailStrategy::ShiftInwards)
         .split(c, c_tile, c_in, knobs.channels_per_tile, TailStrategy::ShiftInwards)
         .reorder(x_in, c_in, y_in, x_tile, y_tile, c_tile, n)
-        .fuse(c_tile, n, task)
-        .parallel(task)
         .vectorize(x_in)
         .unroll(c_in)
         .unroll(y_in);
+    if (f.padded.defined()) {
+        // A task per sample, which pads its grad_output once for all its channel tiles.
+        f.output.parallel(n);
+        const Var padded_x = f.padded.args()[0];
+        f.padded.compute_at(f.output, n).vectorize(padded_x, knobs.vector_width,
+                                                   TailStrategy::GuardWithIf);
+    } else {
+        // Tasks of (channel tile, sample): even a single sample keeps every thread busy.
+        f.output.fuse(c_tile, n, task).parallel(task);
+    }
     f.sum.compute_at(f.output, x_tile).vectorize(x).unroll(c).unroll(y);
     f.sum.update()
         .reorder(x, c, y, f.taps.x, f.taps.y, f.taps.z)
@@ -39,11 +46,6 @@ void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
         .unroll(c)
         .unroll(y)
         .unroll(f.taps.x);
-    if (f.padded.defined()) {
-        const Var padded_x = f.padded.args()[0];
-        f.padded.compute_at(f.output, task).vectorize(padded_x, knobs.vector_width,
-                                                      TailStrategy::GuardWithIf);
-    }
 }
 
 // grad_weight: the sum over positions is split into per-lane partial sums
@@ -63,7 +65,10 @@ void schedule_convolution_weight(ConvolutionWeightFuncs &f,
         .fuse(i, o_tile, task)
         .parallel(task);
     f.weight_sum.compute_at(f.grad_weight, ky);
-    lane_sums.compute_at(f.grad_weight, ky).vectorize(lane, lanes, TailStrategy::GuardWithIf);
+    // Lanes innermost in storage: each partial sum is one vector.
+    lane_sums.compute_at(f.grad_weight, ky)
+        .reorder_storage(lane, kx, ky, i, o)
+        .vectorize(lane, lanes, TailStrategy::GuardWithIf);
     Var lane_block("lane_block"), lane_in("lane_in");
     lane_sums.update()
         .split(lane, lane_block, lane_in, lanes, TailStrategy::GuardWithIf)
@@ -74,7 +79,9 @@ void schedule_convolution_weight(ConvolutionWeightFuncs &f,
 
     Func bias_lanes = f.bias_sum.update().rfactor(p.x, lane);
     f.bias_sum.compute_root();
-    bias_lanes.compute_root().vectorize(lane, lanes, TailStrategy::GuardWithIf);
+    bias_lanes.compute_root()
+        .reorder_storage(lane, o)
+        .vectorize(lane, lanes, TailStrategy::GuardWithIf);
     bias_lanes.update()
         .reorder(lane, p.y, p.z, o)
         .parallel(o)
@@ -107,7 +114,11 @@ void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs) {
         .reorder(o_in, n, o_tile)
         .parallel(o_tile);
     f.sum.compute_at(f.output, n);
-    lane_sums.compute_at(f.output, n).vectorize(lane_var).unroll(o);
+    // Lanes innermost in storage: each output's partial sums are one vector.
+    lane_sums.compute_at(f.output, n)
+        .reorder_storage(lane_var, o, n)
+        .vectorize(lane_var)
+        .unroll(o);
     lane_sums.update().reorder(lane_var, o, chunk).vectorize(lane_var).unroll(o);
 }
 
