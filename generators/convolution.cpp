@@ -5,10 +5,9 @@
 //
 //   output(x, y, o, n)      = bias(o) + sum_{kx, ky, i} weight(kx, ky, i, o) * input(x + kx, y + ky, i, n)
 //   grad_input(x, y, i, n)  = sum_{kx, ky, o} weight(kx, ky, i, o) * grad_output(x - kx, y - ky, o, n)
+//                             (grad_output read as zero outside its extent)
 //   grad_weight(kx, ky, i, o) = sum_{x, y, n} grad_output(x, y, o, n) * input(x + kx, y + ky, i, n)
 //   grad_bias(o)            = sum_{x, y, n} grad_output(x, y, o, n)
-//
-// (grad_output read as zero outside its extent.)
 
 #include "Halide.h"
 #include "layers.h"
@@ -72,22 +71,31 @@ public:
     Output<Buffer<float, 4>> grad_input{"grad_input"};   // (x, y, in_channel, sample)
 
     void generate() {
-        ConvolutionFuncs f;
+        ConvolutionInputFuncs f;
         Var &x = f.x, &y = f.y, &i = f.channel, &n = f.sample;
+        Var &px = f.px, &py = f.py, &kx = f.kx, &ky = f.ky;
+        const int k = kernel_size;
+        Expr out_width = grad_output.dim(0).extent(), out_height = grad_output.dim(1).extent();
         Expr out_channels = grad_output.dim(2).extent();
-        f.taps = RDom(0, kernel_size, 0, kernel_size, 0, out_channels, "taps");
+        f.over_out_channels = RDom(0, out_channels, "over_out_channels");
+        f.columns = Func("columns");
+        f.columns(px, py, kx, ky, i, n) = 0.0f;
+        f.columns(px, py, kx, ky, i, n) +=
+            weight(kx, ky, i, f.over_out_channels) * grad_output(px, py, f.over_out_channels, n);
+        // Each column adds into the input position its tap came from: an
+        // update over the output positions alone, so no product with the
+        // zeros around grad_output is formed and no read needs a bounds test.
+        f.taps = RDom(0, out_width, 0, out_height, 0, k, 0, k, "taps");  // (px, py, kx, ky)
         RDom &t = f.taps;
-        f.padded = BoundaryConditions::constant_exterior(grad_output, 0.0f);
         f.sum = Func("sum");
         f.sum(x, y, i, n) = 0.0f;
-        f.sum(x, y, i, n) += weight(t.x, t.y, i, t.z) * f.padded(x - t.x, y - t.y, t.z, n);
+        f.sum(t.x + t.z, t.y + t.w, i, n) += f.columns(t.x, t.y, t.z, t.w, i, n);
         grad_input(x, y, i, n) = f.sum(x, y, i, n);
         f.output = grad_input;
 
-        const int k = kernel_size;
         for (int d : {0, 1, 2, 3}) grad_output.dim(d).set_min(0);
-        grad_input.dim(0).set_bounds(0, grad_output.dim(0).extent() + (k - 1));
-        grad_input.dim(1).set_bounds(0, grad_output.dim(1).extent() + (k - 1));
+        grad_input.dim(0).set_bounds(0, out_width + (k - 1));
+        grad_input.dim(1).set_bounds(0, out_height + (k - 1));
         grad_input.dim(3).set_bounds(0, grad_output.dim(3).extent());
         grad_input.dim(2).set_min(0);
         weight.dim(0).set_bounds(0, k);
@@ -98,7 +106,7 @@ public:
         grad_output.set_estimates({{0, 8}, {0, 8}, {0, 50}, {0, 64}});
         weight.set_estimates({{0, k}, {0, k}, {0, 20}, {0, 50}});
         grad_input.set_estimates({{0, 12}, {0, 12}, {0, 20}, {0, 64}});
-        schedule_convolution(f, get_target(), knobs);
+        schedule_convolution_input(f, get_target(), knobs);
     }
 };
 

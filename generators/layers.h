@@ -9,14 +9,26 @@
 namespace normgen {
 
 // A convolution's sums: sum(x, y, out_channel, sample) of a 2-D valid
-// correlation, stride 1, over `taps` (kx, ky, in_channel). The backward pass
-// to the input is the same shape of sum over (kx, ky, out_channel) of the
-// zero-padded output gradient (`padded`).
+// correlation, stride 1, over `taps` (kx, ky, in_channel).
 struct ConvolutionFuncs {
     Halide::Var x, y, channel, sample;
     Halide::RDom taps;
     Halide::Func sum;
-    Halide::Func padded;  // backward to the input only: the zero-padded grad_output
+    Halide::Func output;
+};
+
+// The convolution's gradient with respect to its input, in two steps that
+// skip the products with the zeros around grad_output: columns(px, py, kx,
+// ky, in_channel, sample) sums weight * grad_output over the out channels at
+// each output position (a matrix product), then each column is added into
+// the input position (px + kx, py + ky) its tap read.
+struct ConvolutionInputFuncs {
+    Halide::Var x, y, channel, sample;  // grad_input's
+    Halide::Var px, py, kx, ky;         // the columns'
+    Halide::RDom over_out_channels;
+    Halide::RDom taps;  // (px, py, kx, ky)
+    Halide::Func columns;
+    Halide::Func sum;  // the columns added into place
     Halide::Func output;
 };
 

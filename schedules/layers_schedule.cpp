@@ -22,6 +22,12 @@ void schedule_convolution(ConvolutionFuncs funcs, const Halide::Target &target,
     x86::schedule_convolution(funcs, knobs);
 }
 
+void schedule_convolution_input(ConvolutionInputFuncs funcs, const Halide::Target &target,
+                                const ConvolutionKnobs &knobs) {
+    require_x86(target, "convolution_backward_input");
+    x86::schedule_convolution_input(funcs, knobs);
+}
+
 void schedule_convolution_weight(ConvolutionWeightFuncs funcs, const Halide::Target &target,
                                  const ConvolutionWeightKnobs &knobs) {
     require_x86(target, "convolution_backward_weight");

@@ -23,6 +23,9 @@ struct ConvolutionWeightKnobs {
     // partial sums (each kernel_size vectors) are held in registers at once.
     Halide::GeneratorParam<int> vector_width{"vector_width", 8, 1, 64};
     Halide::GeneratorParam<int> channels_per_tile{"channels_per_tile", 2, 1, 16};
+    // Samples summed apart (a task each), so that a chunk's input and
+    // grad_output stay in cache while every tap's sums pass over them.
+    Halide::GeneratorParam<int> samples_per_chunk{"samples_per_chunk", 8, 1, 1024};
 };
 
 struct PoolingKnobs {
@@ -39,6 +42,8 @@ struct LinearKnobs {
 
 void schedule_convolution(ConvolutionFuncs funcs, const Halide::Target &target,
                           const ConvolutionKnobs &knobs);
+void schedule_convolution_input(ConvolutionInputFuncs funcs, const Halide::Target &target,
+                                const ConvolutionKnobs &knobs);
 void schedule_convolution_weight(ConvolutionWeightFuncs funcs, const Halide::Target &target,
                                  const ConvolutionWeightKnobs &knobs);
 void schedule_pooling(PoolingFuncs funcs, const Halide::Target &target,

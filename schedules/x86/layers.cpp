@@ -14,10 +14,9 @@ namespace normgen::x86 {
 
 using namespace Halide;
 
-// Both the forward pass and the backward pass to the input: a tile of
-// vector_width x rows_per_tile positions of channels_per_tile channels, its
-// sums in registers over every tap. The backward pass pads each sample's
-// grad_output with zeros first, so that the taps read without bounds tests.
+// A tile of vector_width x rows_per_tile positions of channels_per_tile
+// channels, its sums in registers over every tap; threads take (channel
+// tile, sample) pairs, so that even a single sample keeps every thread busy.
 void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
     const Var &x = f.x, &y = f.y, &c = f.channel, &n = f.sample;
     Var x_tile("x_tile"), x_in("x_in"), y_tile("y_tile"), y_in("y_in");
@@ -26,19 +25,11 @@ void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
         .split(y, y_tile, y_in, knobs.rows_per_tile, TailStrategy::ShiftInwards)
         .split(c, c_tile, c_in, knobs.channels_per_tile, TailStrategy::ShiftInwards)
         .reorder(x_in, c_in, y_in, x_tile, y_tile, c_tile, n)
+        .fuse(c_tile, n, task)
+        .parallel(task)
         .vectorize(x_in)
         .unroll(c_in)
         .unroll(y_in);
-    if (f.padded.defined()) {
-        // A task per sample, which pads its grad_output once for all its channel tiles.
-        f.output.parallel(n);
-        const Var padded_x = f.padded.args()[0];
-        f.padded.compute_at(f.output, n).vectorize(padded_x, knobs.vector_width,
-                                                   TailStrategy::GuardWithIf);
-    } else {
-        // Tasks of (channel tile, sample): even a single sample keeps every thread busy.
-        f.output.fuse(c_tile, n, task).parallel(task);
-    }
     f.sum.compute_at(f.output, x_tile).vectorize(x).unroll(c).unroll(y);
     f.sum.update()
         .reorder(x, c, y, f.taps.x, f.taps.y, f.taps.z)
@@ -48,32 +39,83 @@ void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
         .unroll(f.taps.x);
 }
 
-// grad_weight: the sum over positions is split into per-lane partial sums
-// along x (rfactor), so that a tile of kernel_size kx taps by
-// channels_per_tile out channels accumulates whole vectors in registers over
-// every row and sample; the lanes are added at the end. Threads take
-// (in channel, out channel tile) pairs. grad_bias sums lanes likewise.
+// A task per sample. Its columns (a matrix product over the out channels) in
+// register tiles of vector_width positions along x by rows_per_tile rows by
+// every kx; then the columns are added into place, vectorized along x.
+void schedule_convolution_input(ConvolutionInputFuncs &f, const ConvolutionKnobs &knobs) {
+    const Var &x = f.x, &y = f.y, &n = f.sample;
+    const Var &px = f.px, &py = f.py, &kx = f.kx, &ky = f.ky, &i = f.channel;
+    const int lanes = knobs.vector_width;
+    f.output.parallel(n);
+    vectorize_elementwise(f.output, x, f.output.output_buffer().dim(0).extent(), lanes);
+    f.sum.compute_at(f.output, n).vectorize(x, lanes, TailStrategy::GuardWithIf);
+    // The lanes of one vector add into distinct positions (x = px + kx for
+    // one kx), so vectorizing px races with nothing; Halide cannot prove it
+    // for a store at px + kx.
+    f.sum.update()
+        .reorder(f.taps.x, f.taps.y, f.taps.z, f.taps.w, f.channel)
+        .allow_race_conditions()
+        .vectorize(f.taps.x, lanes, TailStrategy::GuardWithIf);
+
+    Var px_tile("px_tile"), px_in("px_in"), py_tile("py_tile"), py_in("py_in");
+    Func column_tiles = f.columns.in();
+    column_tiles.compute_at(f.output, n)
+        .split(px, px_tile, px_in, lanes, TailStrategy::ShiftInwards)
+        .split(py, py_tile, py_in, knobs.rows_per_tile, TailStrategy::ShiftInwards)
+        .reorder(px_in, kx, py_in, px_tile, py_tile, ky, i)
+        .vectorize(px_in)
+        .unroll(kx)
+        .unroll(py_in);
+    f.columns.compute_at(column_tiles, px_tile).vectorize(px).unroll(kx).unroll(py);
+    f.columns.update()
+        .reorder(px, kx, py, f.over_out_channels.x)
+        .vectorize(px)
+        .unroll(kx)
+        .unroll(py);
+}
+
+// grad_weight: the sum over positions is split into chunks of
+// samples_per_chunk samples (rfactor), a task each, so that a chunk's input
+// and grad_output stay in cache while every tap's sums run over them; each
+// chunk's sums are split again into per-lane partial sums along x, so that
+// kernel_size kx taps by channels_per_tile out channels accumulate whole
+// vectors in registers. Lanes, then chunks, are added at the end. grad_bias
+// sums lanes likewise.
 void schedule_convolution_weight(ConvolutionWeightFuncs &f,
                                  const ConvolutionWeightKnobs &knobs) {
     const Var &kx = f.kx, &ky = f.ky, &i = f.in_channel, &o = f.out_channel;
     const RDom &p = f.positions;
     const int lanes = knobs.vector_width;
-    Var lane("lane"), o_tile("o_tile"), o_in("o_in"), task("task");
-    Func lane_sums = f.weight_sum.update().rfactor(p.x, lane);
-    f.grad_weight.split(o, o_tile, o_in, knobs.channels_per_tile, TailStrategy::ShiftInwards)
-        .reorder(kx, o_in, ky, i, o_tile)
-        .fuse(i, o_tile, task)
-        .parallel(task);
-    f.weight_sum.compute_at(f.grad_weight, ky);
-    // Lanes innermost in storage: each partial sum is one vector.
-    lane_sums.compute_at(f.grad_weight, ky)
-        .reorder_storage(lane, kx, ky, i, o)
-        .vectorize(lane, lanes, TailStrategy::GuardWithIf);
-    Var lane_block("lane_block"), lane_in("lane_in");
-    lane_sums.update()
-        .split(lane, lane_block, lane_in, lanes, TailStrategy::GuardWithIf)
-        .reorder(lane_in, kx, o, p.y, p.z, lane_block)
+    RVar sample_chunk("sample_chunk"), sample_in_chunk("sample_in_chunk");
+    Var chunk("chunk"), lane("lane");
+    Func chunk_sums = f.weight_sum.update()
+                          .split(p.z, sample_chunk, sample_in_chunk, knobs.samples_per_chunk,
+                                 TailStrategy::GuardWithIf)
+                          .rfactor(sample_chunk, chunk);
+    Func lane_sums = chunk_sums.update().rfactor(p.x, lane);
+    f.weight_sum.compute_root();
+    chunk_sums.compute_root();
+    chunk_sums.update().reorder(p.x, kx, o, ky, i, chunk).parallel(chunk);
+    // The register tiles: a pure copy of the partial sums, tiled, at whose
+    // tiles the sums are computed, so that each tile's sums live in a
+    // constant-sized buffer that the compiler keeps in registers.
+    Var lane_block("lane_block"), lane_in("lane_in"), o_tile("o_tile"), o_in("o_in");
+    Func lane_tiles = lane_sums.in();
+    lane_tiles.compute_at(chunk_sums, ky)
+        .split(lane, lane_block, lane_in, lanes, TailStrategy::ShiftInwards)
+        .split(o, o_tile, o_in, knobs.channels_per_tile, TailStrategy::ShiftInwards)
+        .reorder(lane_in, kx, o_in, lane_block, o_tile)
         .vectorize(lane_in)
+        .unroll(kx)
+        .unroll(o_in);
+    lane_sums.compute_at(lane_tiles, lane_block)
+        .reorder_storage(lane, kx, o, ky, i, chunk)  // lanes innermost: one vector per sum
+        .vectorize(lane)
+        .unroll(kx)
+        .unroll(o);
+    lane_sums.update()
+        .reorder(lane, kx, o, p.y, sample_in_chunk)
+        .vectorize(lane)
         .unroll(kx)
         .unroll(o);
 

@@ -6,6 +6,7 @@
 namespace normgen::x86 {
 
 void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs);
+void schedule_convolution_input(ConvolutionInputFuncs &f, const ConvolutionKnobs &knobs);
 void schedule_convolution_weight(ConvolutionWeightFuncs &f, const ConvolutionWeightKnobs &knobs);
 void schedule_pooling(PoolingFuncs &f, const PoolingKnobs &knobs);
 void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs);
