@@ -152,9 +152,12 @@ TrainingReport train(LeNet &model, const Dataset &training_set, const Dataset &t
                 interval_steps = 0;
             }
             const double rate = epoch_seconds > 0 ? epoch_images / epoch_seconds : 0;
-            progress.update(step + 1, "loss " + fixed(epoch_loss / epoch_images, 4) + "  acc " +
-                                          fixed(100.0 * epoch_correct / epoch_images, 1) +
-                                          "%  " + fixed(rate, 0) + " img/s");
+            if (step + 1 < steps_per_epoch) {  // finish() reports the last step
+                progress.update(step + 1, "loss " + fixed(epoch_loss / epoch_images, 4) +
+                                              "  acc " +
+                                              fixed(100.0 * epoch_correct / epoch_images, 1) +
+                                              "%  " + fixed(rate, 0) + " img/s");
+            }
             if (next_evaluation < evaluation_steps.size() &&
                 step + 1 == evaluation_steps[next_evaluation]) {
                 next_evaluation++;
