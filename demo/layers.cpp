@@ -108,8 +108,17 @@ void convolution_backward(const Tensor &grad_output, const Tensor &input, const 
     }
 }
 
+void expect_even_plane(const Tensor &input) {
+    const auto &in = input.shape();
+    if (in[2] % 2 || in[3] % 2) {
+        throw Error("pooling: expected an even height and width, given input " +
+                    shape_string(in));
+    }
+}
+
 void relu_max_pool_forward(const Tensor &input, Tensor &output) {
     expect_rank(input, 4, "pooling input");
+    expect_even_plane(input);
     const auto &in = input.shape();
     expect_shape(output, {in[0], in[1], in[2] / 2, in[3] / 2}, "pooling output");
     static const decltype(&normgen_relu_max_pool_forward_avx2) variants[] =
@@ -120,6 +129,7 @@ void relu_max_pool_forward(const Tensor &input, Tensor &output) {
 
 void relu_max_pool_backward(const Tensor &grad_output, const Tensor &input, Tensor &grad_input) {
     expect_rank(input, 4, "pooling input");
+    expect_even_plane(input);
     const auto &in = input.shape();
     expect_shape(grad_output, {in[0], in[1], in[2] / 2, in[3] / 2}, "pooling grad_output");
     expect_shape(grad_input, in, "pooling grad_input");

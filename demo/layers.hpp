@@ -24,7 +24,8 @@ void convolution_forward(const Tensor &input, const Tensor &weight, const Tensor
 void convolution_backward(const Tensor &grad_output, const Tensor &input, const Tensor &weight,
                           Tensor *grad_input, Tensor &grad_weight, Tensor &grad_bias);
 
-// ReLU then 2x2 max pooling: input (N, C, H, W) -> output (N, C, H/2, W/2).
+// ReLU then 2x2 max pooling: input (N, C, H, W), H and W even -> output
+// (N, C, H/2, W/2).
 void relu_max_pool_forward(const Tensor &input, Tensor &output);
 void relu_max_pool_backward(const Tensor &grad_output, const Tensor &input, Tensor &grad_input);
 

@@ -43,10 +43,12 @@ struct ConvolutionWeightFuncs {
 };
 
 // ReLU then 2x2 max pooling (stride 2), forward and backward: the kernels
-// compute it elementwise over their output.
+// compute it elementwise over their output, which for backward holds each
+// window's four elements (per_window_element).
 struct PoolingFuncs {
     Halide::Var x, y, channel, sample;
     Halide::Func output;
+    bool per_window_element = false;
 };
 
 // A fully connected layer y(out, sample) = bias + sum_in weight(in, out) *

@@ -1,7 +1,8 @@
 // ReLU followed by 2x2 max pooling with stride 2 (torch's F.relu then
 // F.max_pool2d(kernel_size=2)), fused: the pooled output is computed from
 // the pre-activation input in one pass, and max(0, max(window)) equals the
-// pool of the ReLU. An odd last row or column is dropped, as torch floors.
+// pool of the ReLU. Heights and widths are even (LeNet's are: 24, 8), so
+// that windows tile the input and every read is in bounds.
 //
 // Backward: each pooled gradient goes to the window's first maximum in
 // torch's scan order (row by row), provided that maximum is positive (the
@@ -38,6 +39,8 @@ public:
         f.output = output;
 
         for (int d : {0, 1, 2, 3}) input.dim(d).set_min(0);
+        add_requirement(input.dim(0).extent() % 2 == 0 && input.dim(1).extent() % 2 == 0,
+                        "relu_max_pool_forward: the input's height and width must be even");
         output.dim(0).set_bounds(0, input.dim(0).extent() / 2);
         output.dim(1).set_bounds(0, input.dim(1).extent() / 2);
         output.dim(2).set_bounds(0, input.dim(2).extent());
@@ -59,9 +62,8 @@ public:
     void generate() {
         PoolingFuncs f;
         Var &x = f.x, &y = f.y, &c = f.channel, &n = f.sample;
-        Func in = BoundaryConditions::repeat_edge(input);
         Expr px = x / 2, py = y / 2;
-        std::vector<Expr> values = window(in, px, py, c, n);
+        std::vector<Expr> values = window(input, px, py, c, n);
         // The first maximum in scan order: a later element wins only if
         // strictly greater.
         Expr best = values[0], best_index = 0;
@@ -71,16 +73,17 @@ public:
             best = select(later_wins, values[k], best);
         }
         Expr index_in_window = (x % 2) + 2 * (y % 2);
-        Expr pooled = px < grad_output.dim(0).extent() && py < grad_output.dim(1).extent();
-        Expr routed = pooled && best > 0.0f && best_index == index_in_window;
-        Func clamped_grad = BoundaryConditions::repeat_edge(grad_output);
-        grad_input(x, y, c, n) = select(routed, clamped_grad(px, py, c, n), 0.0f);
+        Expr routed = best > 0.0f && best_index == index_in_window;
+        grad_input(x, y, c, n) = select(routed, grad_output(px, py, c, n), 0.0f);
         f.output = grad_input;
+        f.per_window_element = true;
 
         for (int d : {0, 1, 2, 3}) {
             grad_output.dim(d).set_min(0);
             input.dim(d).set_min(0);
         }
+        add_requirement(input.dim(0).extent() % 2 == 0 && input.dim(1).extent() % 2 == 0,
+                        "relu_max_pool_backward: the input's height and width must be even");
         grad_output.dim(0).set_extent(input.dim(0).extent() / 2);
         grad_output.dim(1).set_extent(input.dim(1).extent() / 2);
         grad_output.dim(2).set_extent(input.dim(2).extent());

@@ -130,13 +130,43 @@ void schedule_convolution_weight(ConvolutionWeightFuncs &f,
         .vectorize(lane, lanes, TailStrategy::GuardWithIf);
 }
 
-// Elementwise over the output: vectorized along x, threads take (channel,
-// sample) planes.
+namespace {
+
+// vectorize_elementwise, with half vectors for rows too short for a whole
+// one: LeNet's second pooling has rows of 4 windows.
+void vectorize_short_rows(Func f, const Var &var, const Expr &extent, int width) {
+    f.specialize(extent >= width).vectorize(var, width, TailStrategy::ShiftInwards);
+    if (width >= 2) {
+        f.specialize(extent >= width / 2).vectorize(var, width / 2, TailStrategy::ShiftInwards);
+    }
+    f.vectorize(var, width, TailStrategy::GuardWithIf);
+}
+
+}  // namespace
+
+// Elementwise over the output, threads over samples (a plane can be as
+// small as 4x4: tasks of one plane would cost more than their work).
+// Forward: vectorized along x; the window's reads are stride-2 loads.
+// Backward: each window's 2x2 elements are written together (x and y split
+// by 2, unrolled), so that x / 2 is the vector's own index and the reads
+// are dense.
 void schedule_pooling(PoolingFuncs &f, const PoolingKnobs &knobs) {
-    Var plane("plane");
-    f.output.fuse(f.channel, f.sample, plane).parallel(plane);
-    vectorize_elementwise(f.output, f.x, f.output.output_buffer().dim(0).extent(),
-                          knobs.vector_width);
+    const Var &x = f.x, &y = f.y;
+    f.output.parallel(f.sample);
+    Expr width = f.output.output_buffer().dim(0).extent();
+    if (!f.per_window_element) {
+        vectorize_short_rows(f.output, x, width, knobs.vector_width);
+        return;
+    }
+    Var window_x("window_x"), in_window_x("in_window_x");
+    Var window_y("window_y"), in_window_y("in_window_y");
+    // RoundUp: the generator requires even heights and widths.
+    f.output.split(x, window_x, in_window_x, 2, TailStrategy::RoundUp)
+        .split(y, window_y, in_window_y, 2, TailStrategy::RoundUp)
+        .reorder(in_window_x, window_x, in_window_y, window_y)
+        .unroll(in_window_x)
+        .unroll(in_window_y);
+    vectorize_short_rows(f.output, window_x, width / 2, knobs.vector_width);
 }
 
 // Dot products along the contiguous in_features of both the weight row and
