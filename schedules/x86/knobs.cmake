@@ -20,4 +20,5 @@ set(NORMGEN_X86_CONVOLUTION_WEIGHT kernel_size=5 vector_width=8 channels_per_til
     samples_per_chunk=16)
 set(NORMGEN_X86_CONVOLUTION_WEIGHT_avx512 channels_per_tile=4)
 set(NORMGEN_X86_POOLING vector_width=8)
-set(NORMGEN_X86_LINEAR vector_width=8 features_per_tile=4 samples_per_tile=4)
+set(NORMGEN_X86_LINEAR vector_width=8 features_per_tile=4 samples_per_tile=2)
+set(NORMGEN_X86_LINEAR_BACKWARD vector_width=8 features_per_tile=4 samples_per_tile=4)

@@ -171,27 +171,37 @@ void schedule_pooling(PoolingFuncs &f, const PoolingKnobs &knobs) {
 
 // Dot products along the contiguous in_features of both the weight row and
 // the input: per-lane partial sums (rfactor) for a tile of
-// features_per_tile outputs of one sample, in registers, then a horizontal
-// sum each. Threads take feature tiles; a tile's weight rows stay in cache
-// while every sample streams past.
+// features_per_tile outputs of samples_per_tile samples (one sample where
+// the batch is smaller), in registers, then a horizontal sum each. Threads
+// take feature tiles; a tile's weight rows stay in cache while every sample
+// streams past.
 void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs) {
     const Var &o = f.feature, &n = f.sample;
     const int lanes = knobs.vector_width;
     RVar chunk("chunk"), lane("lane");
-    Var lane_var("lane_var"), o_tile("o_tile"), o_in("o_in");
+    Var lane_var("lane_var"), o_tile("o_tile"), o_in("o_in"), n_tile("n_tile"), n_in("n_in");
     Func lane_sums = f.sum.update()
                          .split(f.terms.x, chunk, lane, lanes, TailStrategy::GuardWithIf)
                          .rfactor(lane, lane_var);
-    f.output.split(o, o_tile, o_in, knobs.features_per_tile, TailStrategy::ShiftInwards)
-        .reorder(o_in, n, o_tile)
-        .parallel(o_tile);
-    f.sum.compute_at(f.output, n);
+    Expr samples = f.output.output_buffer().dim(1).extent();
+    for (bool batch_holds_tile : {true, false}) {
+        Stage output = batch_holds_tile
+                           ? Stage(f.output.specialize(samples >= knobs.samples_per_tile))
+                           : Stage(f.output);
+        const int tile = batch_holds_tile ? int(knobs.samples_per_tile) : 1;
+        output.split(o, o_tile, o_in, knobs.features_per_tile, TailStrategy::ShiftInwards)
+            .split(n, n_tile, n_in, tile, TailStrategy::ShiftInwards)
+            .reorder(o_in, n_in, n_tile, o_tile)
+            .parallel(o_tile);
+    }
+    f.sum.compute_at(f.output, n_tile);
     // Lanes innermost in storage: each output's partial sums are one vector.
-    lane_sums.compute_at(f.output, n)
+    lane_sums.compute_at(f.output, n_tile)
         .reorder_storage(lane_var, o, n)
         .vectorize(lane_var)
-        .unroll(o);
-    lane_sums.update().reorder(lane_var, o, chunk).vectorize(lane_var).unroll(o);
+        .unroll(o)
+        .unroll(n);
+    lane_sums.update().reorder(lane_var, o, n, chunk).vectorize(lane_var).unroll(o).unroll(n);
 }
 
 // grad_input(i, n) and grad_weight(i, o) are both vectorized along the
