@@ -1,5 +1,6 @@
 #include "layers.hpp"
 
+#include <cmath>
 #include <string>
 
 #include "support/error.hpp"
@@ -217,6 +218,42 @@ double softmax_cross_entropy(const Tensor &logits, const std::vector<int32_t> &l
     double total = 0;
     for (float loss : losses) total += loss;
     return samples ? total / samples : 0.0;
+}
+
+void sgd_step(Tensor &value, const Tensor &grad, Tensor &momentum_buffer, float learning_rate,
+              float momentum, float weight_decay) {
+    expect_shape(grad, value.shape(), "sgd_step grad");
+    expect_shape(momentum_buffer, value.shape(), "sgd_step momentum buffer");
+    const KernelDims flat{{value.numel(), 1}};
+    static const decltype(&normgen_sgd_step_avx2) variants[] = LENET_LAYER_VARIANTS(sgd_step);
+    normgen::detail::check_kernel_status(
+        pick(variants)(Buffer(value, flat).get(), Buffer(grad, flat).get(),
+                       Buffer(momentum_buffer, flat).get(), learning_rate, momentum,
+                       weight_decay, Buffer(value, flat).get(),
+                       Buffer(momentum_buffer, flat).get()),
+        "sgd_step");
+}
+
+void adam_step(Tensor &value, const Tensor &grad, Tensor &first_moment, Tensor &second_moment,
+               float learning_rate, float beta1, float beta2, float eps, float weight_decay,
+               int64_t step) {
+    expect_shape(grad, value.shape(), "adam_step grad");
+    expect_shape(first_moment, value.shape(), "adam_step first moment");
+    expect_shape(second_moment, value.shape(), "adam_step second moment");
+    if (step < 1) throw Error("adam_step: expected a step number from 1, given " +
+                              std::to_string(step));
+    const double t = static_cast<double>(step);
+    const auto bias_correction1 = static_cast<float>(1 - std::pow(double(beta1), t));
+    const auto sqrt_bias_correction2 = static_cast<float>(std::sqrt(1 - std::pow(double(beta2), t)));
+    const KernelDims flat{{value.numel(), 1}};
+    static const decltype(&normgen_adam_step_avx2) variants[] = LENET_LAYER_VARIANTS(adam_step);
+    normgen::detail::check_kernel_status(
+        pick(variants)(Buffer(value, flat).get(), Buffer(grad, flat).get(),
+                       Buffer(first_moment, flat).get(), Buffer(second_moment, flat).get(),
+                       learning_rate, beta1, beta2, eps, weight_decay, bias_correction1,
+                       sqrt_bias_correction2, Buffer(value, flat).get(),
+                       Buffer(first_moment, flat).get(), Buffer(second_moment, flat).get()),
+        "adam_step");
 }
 
 }  // namespace lenet

@@ -46,4 +46,13 @@ void linear_backward(const Tensor &grad_output, const Tensor &output, const Tens
 double softmax_cross_entropy(const Tensor &logits, const std::vector<int32_t> &labels,
                              float grad_scale, std::vector<float> &losses, Tensor &grad_logits);
 
+// One optimizer step on a parameter, in place, as torch.optim's SGD (with
+// momentum and weight decay) and Adam (weight decay as L2, step number
+// `step` from 1) compute it: see generators/optimizer.cpp.
+void sgd_step(Tensor &value, const Tensor &grad, Tensor &momentum_buffer, float learning_rate,
+              float momentum, float weight_decay);
+void adam_step(Tensor &value, const Tensor &grad, Tensor &first_moment, Tensor &second_moment,
+               float learning_rate, float beta1, float beta2, float eps, float weight_decay,
+               int64_t step);
+
 }  // namespace lenet

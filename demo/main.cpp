@@ -396,19 +396,29 @@ int benchmark_command(int argc, char **argv) {
     for (int64_t b = 0; b < batches; b++) {
         gather_batch(training_set, nullptr, b * batch, batch, images[b], labels[b]);
     }
+    // Each step is timed apart; the median step gives the rate, so that a
+    // step the shared machine slowed does not move it (as on PyTorch's side).
     double loss = 0, seconds = 0;
+    std::vector<double> step_seconds;
     for (int64_t step = 0; step < warmup + steps; step++) {
         const auto start = Clock::now();
         model.forward(images[step % batches].data(), batch, true);
         loss = model.backward(labels[step % batches]);
         model.step(optimizer);
-        if (step >= warmup) seconds += std::chrono::duration<double>(Clock::now() - start).count();
+        const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+        if (step >= warmup) {
+            step_seconds.push_back(elapsed);
+            seconds += elapsed;
+        }
     }
+    std::nth_element(step_seconds.begin(), step_seconds.begin() + step_seconds.size() / 2,
+                     step_seconds.end());
+    const double median_step = step_seconds[step_seconds.size() / 2];
     std::cout << "{\"impl\": \"normgen\", \"cpu_variant\": \"" << normgen::cpu_variant()
               << "\", \"norm\": \"" << to_string(norm) << "\", \"batch\": " << batch
               << ", \"threads\": " << threads << ", \"steps\": " << steps
-              << ", \"seconds\": " << seconds
-              << ", \"images_per_second\": " << (steps * batch) / seconds
+              << ", \"seconds\": " << seconds << ", \"median_step_seconds\": " << median_step
+              << ", \"images_per_second\": " << batch / median_step
               << ", \"final_loss\": " << loss << "}" << std::endl;
     return 0;
 }

@@ -220,35 +220,16 @@ double LeNet::backward(const std::vector<int32_t> &labels) {
 
 void LeNet::step(const OptimizerSettings &settings) {
     optimizer_steps_++;
-    const float lr = static_cast<float>(settings.learning_rate);
-    const float decay = static_cast<float>(settings.weight_decay);
-    if (settings.method == OptimizerSettings::Method::sgd) {
-        const float momentum = static_cast<float>(settings.momentum);
-        for (Parameter &p : parameters_) {
-            float *value = p.value.data(), *buffer = p.momentum.data();
-            const float *grad = p.grad.data();
-            for (int64_t i = 0; i < p.value.numel(); i++) {
-                const float g = grad[i] + decay * value[i];
-                buffer[i] = momentum * buffer[i] + g;
-                value[i] -= lr * buffer[i];
-            }
-        }
-        return;
-    }
-    const float beta1 = static_cast<float>(settings.beta1);
-    const float beta2 = static_cast<float>(settings.beta2);
-    const float eps = static_cast<float>(settings.adam_eps);
-    const double t = static_cast<double>(optimizer_steps_);
-    const float correction1 = static_cast<float>(1 - std::pow(settings.beta1, t));
-    const float sqrt_correction2 = static_cast<float>(std::sqrt(1 - std::pow(settings.beta2, t)));
+    const auto lr = static_cast<float>(settings.learning_rate);
+    const auto decay = static_cast<float>(settings.weight_decay);
     for (Parameter &p : parameters_) {
-        float *value = p.value.data(), *m = p.momentum.data(), *v = p.second_moment.data();
-        const float *grad = p.grad.data();
-        for (int64_t i = 0; i < p.value.numel(); i++) {
-            const float g = grad[i] + decay * value[i];
-            m[i] = beta1 * m[i] + (1 - beta1) * g;
-            v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-            value[i] -= lr * (m[i] / correction1) / (std::sqrt(v[i]) / sqrt_correction2 + eps);
+        if (settings.method == OptimizerSettings::Method::sgd) {
+            sgd_step(p.value, p.grad, p.momentum, lr, static_cast<float>(settings.momentum),
+                     decay);
+        } else {
+            adam_step(p.value, p.grad, p.momentum, p.second_moment, lr,
+                      static_cast<float>(settings.beta1), static_cast<float>(settings.beta2),
+                      static_cast<float>(settings.adam_eps), decay, optimizer_steps_);
         }
     }
 }

@@ -29,7 +29,8 @@ constexpr int64_t image_size = 28, classes = 10;
 // A trainable tensor with its gradient and optimizer state.
 struct Parameter {
     std::string name;
-    Tensor value, grad, momentum, second_moment;
+    Tensor value, grad;
+    Tensor momentum, second_moment;  // SGD's momentum buffer or Adam's first moment; Adam's second
 };
 
 // Buffers that are part of the model but not trained (BatchNorm's running

@@ -78,4 +78,12 @@ struct SoftmaxCrossEntropyFuncs {
     Halide::Func loss, grad_logits;
 };
 
+// An optimizer step: elementwise over a parameter tensor, in place; the new
+// values of a piece are all computed before any is stored.
+struct OptimizerFuncs {
+    Halide::Var element;
+    Halide::Func new_values{"new_values"};
+    Halide::Func output;
+};
+
 }  // namespace normgen

@@ -51,6 +51,12 @@ void schedule_linear_backward(LinearBackwardFuncs funcs, const Halide::Target &t
     x86::schedule_linear_backward(funcs, knobs);
 }
 
+void schedule_optimizer(OptimizerFuncs funcs, const Halide::Target &target,
+                        const OptimizerKnobs &knobs) {
+    require_x86(target, "optimizer step");
+    x86::schedule_optimizer(funcs, knobs);
+}
+
 void schedule_softmax_cross_entropy(SoftmaxCrossEntropyFuncs funcs,
                                     const Halide::Target &target) {
     require_x86(target, "softmax_cross_entropy");

@@ -40,6 +40,12 @@ struct LinearKnobs {
     Halide::GeneratorParam<int> samples_per_tile{"samples_per_tile", 2, 1, 16};
 };
 
+struct OptimizerKnobs {
+    Halide::GeneratorParam<int> vector_width{"vector_width", 8, 1, 64};
+    // Elements per thread-pool task.
+    Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 15, 64, 1 << 24};
+};
+
 void schedule_convolution(ConvolutionFuncs funcs, const Halide::Target &target,
                           const ConvolutionKnobs &knobs);
 void schedule_convolution_input(ConvolutionInputFuncs funcs, const Halide::Target &target,
@@ -51,6 +57,8 @@ void schedule_pooling(PoolingFuncs funcs, const Halide::Target &target,
 void schedule_linear(LinearFuncs funcs, const Halide::Target &target, const LinearKnobs &knobs);
 void schedule_linear_backward(LinearBackwardFuncs funcs, const Halide::Target &target,
                               const LinearKnobs &knobs);
+void schedule_optimizer(OptimizerFuncs funcs, const Halide::Target &target,
+                        const OptimizerKnobs &knobs);
 void schedule_softmax_cross_entropy(SoftmaxCrossEntropyFuncs funcs,
                                     const Halide::Target &target);
 

@@ -249,6 +249,42 @@ TEST_CASE("softmax cross-entropy matches the float64 reference", "[layers]") {
     check_gradient("grad_logits", grad_logits, logits, mean_loss, random, 1e-6, 1e-5);
 }
 
+TEST_CASE("optimizer steps update in place as torch.optim's SGD and Adam", "[layers]") {
+    for (int64_t count : {int64_t{1037}, int64_t{70000}}) {  // a tail; tasks of whole vectors
+        DYNAMIC_SECTION(count << " elements") {
+            std::mt19937 random(19);
+            std::vector<double> value = random_values(count, random);
+            Tensor sgd_value = tensor_of(value, {count}), momentum({count});
+            Tensor adam_value = tensor_of(value, {count}), m({count}), v({count});
+            std::vector<double> sgd_ref = value, buffer(count, 0.0), adam_ref = value,
+                                m_ref(count, 0.0), v_ref(count, 0.0);
+            const double lr = 0.01, mu = 0.9, decay = 0.1, beta1 = 0.9, beta2 = 0.999,
+                         eps = 1e-8;
+            for (int step = 1; step <= 3; step++) {
+                const std::vector<double> grad = random_values(count, random);
+                const Tensor grad_t = tensor_of(grad, {count});
+                lenet::sgd_step(sgd_value, grad_t, momentum, lr, mu, decay);
+                lenet::adam_step(adam_value, grad_t, m, v, 1e-3, beta1, beta2, eps, decay, step);
+                for (int64_t i = 0; i < count; i++) {
+                    const double g = grad[i] + decay * sgd_ref[i];
+                    buffer[i] = mu * buffer[i] + g;
+                    sgd_ref[i] -= lr * buffer[i];
+                    const double ga = grad[i] + decay * adam_ref[i];
+                    m_ref[i] = beta1 * m_ref[i] + (1 - beta1) * ga;
+                    v_ref[i] = beta2 * v_ref[i] + (1 - beta2) * ga * ga;
+                    adam_ref[i] -= 1e-3 * (m_ref[i] / (1 - std::pow(beta1, step))) /
+                                   (std::sqrt(v_ref[i] / (1 - std::pow(beta2, step))) + eps);
+                }
+            }
+            check_forward(sgd_value, sgd_ref, 1e-6);
+            check_forward(momentum, buffer, 1e-6);
+            check_forward(adam_value, adam_ref, 1e-6);
+            check_forward(m, m_ref, 1e-6);
+            check_forward(v, v_ref, 1e-6);
+        }
+    }
+}
+
 TEST_CASE("layers refuse shapes that do not fit, saying what was expected", "[layers]") {
     Tensor input({2, 1, 28, 28}), weight({20, 1, 5, 5}), bias({20});
     Tensor wrong_output({2, 20, 23, 24});

@@ -79,8 +79,7 @@ void schedule_convolution_input(ConvolutionInputFuncs &f, const ConvolutionKnobs
 // and grad_output stay in cache while every tap's sums run over them; each
 // chunk's sums are split again into per-lane partial sums along x, so that
 // kernel_size kx taps by channels_per_tile out channels accumulate whole
-// vectors in registers. Lanes, then chunks, are added at the end. grad_bias
-// sums lanes likewise.
+// vectors in registers. Lanes, then chunks, are added at the end.
 void schedule_convolution_weight(ConvolutionWeightFuncs &f,
                                  const ConvolutionWeightKnobs &knobs) {
     const Var &kx = f.kx, &ky = f.ky, &i = f.in_channel, &o = f.out_channel;
@@ -119,15 +118,23 @@ void schedule_convolution_weight(ConvolutionWeightFuncs &f,
         .unroll(kx)
         .unroll(o);
 
+    // grad_bias: per-lane partial sums in register tiles of
+    // channels_per_tile channels by one vector, as the weight's.
     Func bias_lanes = f.bias_sum.update().rfactor(p.x, lane);
+    Func bias_tiles = bias_lanes.in();
     f.bias_sum.compute_root();
-    bias_lanes.compute_root()
+    bias_tiles.compute_root()
+        .split(lane, lane_block, lane_in, lanes, TailStrategy::ShiftInwards)
+        .split(o, o_tile, o_in, knobs.channels_per_tile, TailStrategy::ShiftInwards)
+        .reorder(lane_in, o_in, lane_block, o_tile)
+        .parallel(o_tile)
+        .vectorize(lane_in)
+        .unroll(o_in);
+    bias_lanes.compute_at(bias_tiles, lane_block)
         .reorder_storage(lane, o)
-        .vectorize(lane, lanes, TailStrategy::GuardWithIf);
-    bias_lanes.update()
-        .reorder(lane, p.y, p.z, o)
-        .parallel(o)
-        .vectorize(lane, lanes, TailStrategy::GuardWithIf);
+        .vectorize(lane)
+        .unroll(o);
+    bias_lanes.update().reorder(lane, o, p.y, p.z).vectorize(lane).unroll(o);
 }
 
 namespace {
@@ -256,6 +263,24 @@ void schedule_linear_backward(LinearBackwardFuncs &f, const LinearKnobs &knobs) 
     f.bias_sum.update()
         .reorder(o, f.over_samples.x)
         .vectorize(o, lanes, TailStrategy::GuardWithIf);
+}
+
+// Each vector's new values are computed, then stored. Tensors of whole
+// vectors: tasks of elements_per_task elements; others (biases) in one
+// loop with a guarded last vector. Never shifted inwards: the update is in
+// place, and an element computed twice would be updated twice.
+void schedule_optimizer(OptimizerFuncs &f, const OptimizerKnobs &knobs) {
+    const int lanes = knobs.vector_width;
+    Var task("task"), vectors("vectors"), vector("vector"), lane("lane");
+    Expr count = f.output.output_buffers()[0].dim(0).extent();
+    f.output.specialize(count % lanes == 0)
+        .split(f.element, vectors, lane, lanes, TailStrategy::RoundUp)
+        .split(vectors, task, vector, std::max(1, knobs.elements_per_task / lanes),
+               TailStrategy::GuardWithIf)
+        .parallel(task)
+        .vectorize(lane);
+    f.output.split(f.element, vector, lane, lanes, TailStrategy::GuardWithIf).vectorize(lane);
+    f.new_values.compute_at(f.output, vector).vectorize(f.element);
 }
 
 // Tiny (classes x batch): one loop nest, no threads.

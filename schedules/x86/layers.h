@@ -11,6 +11,7 @@ void schedule_convolution_weight(ConvolutionWeightFuncs &f, const ConvolutionWei
 void schedule_pooling(PoolingFuncs &f, const PoolingKnobs &knobs);
 void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs);
 void schedule_linear_backward(LinearBackwardFuncs &f, const LinearKnobs &knobs);
+void schedule_optimizer(OptimizerFuncs &f, const OptimizerKnobs &knobs);
 void schedule_softmax_cross_entropy(SoftmaxCrossEntropyFuncs &f);
 
 }  // namespace normgen::x86
