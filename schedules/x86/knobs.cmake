@@ -12,14 +12,19 @@ set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD vectors_per_step=2)
 # The LeNet demo's layers (see schedules/layers_schedule.h); <prefix>_<variant>
-# holds a CPU variant's own values (AVX-512 has 32 vector registers, room
-# for larger register tiles).
+# holds a CPU variant's own values: AVX-512 has 32 vector registers, room
+# for register tiles twice as large (its vectors stay 8 lanes wide: on the
+# AMD EPYC here 16-lane vectors ran slower).
 set(NORMGEN_X86_CONVOLUTION kernel_size=5 vector_width=8 rows_per_tile=2 channels_per_tile=5)
+set(NORMGEN_X86_CONVOLUTION_avx512 channels_per_tile=10)
 set(NORMGEN_X86_CONVOLUTION_INPUT kernel_size=5 vector_width=8 rows_per_tile=2)
+set(NORMGEN_X86_CONVOLUTION_INPUT_avx512 rows_per_tile=4)
 set(NORMGEN_X86_CONVOLUTION_WEIGHT kernel_size=5 vector_width=8 channels_per_tile=2
     samples_per_chunk=16)
 set(NORMGEN_X86_CONVOLUTION_WEIGHT_avx512 channels_per_tile=4)
 set(NORMGEN_X86_POOLING vector_width=8)
 set(NORMGEN_X86_LINEAR vector_width=8 features_per_tile=4 samples_per_tile=2)
+set(NORMGEN_X86_LINEAR_avx512 features_per_tile=8)
 set(NORMGEN_X86_LINEAR_BACKWARD vector_width=8 features_per_tile=4 samples_per_tile=4)
+set(NORMGEN_X86_LINEAR_BACKWARD_avx512 features_per_tile=8 samples_per_tile=8)
 set(NORMGEN_X86_OPTIMIZER vector_width=8 elements_per_task=32768)
