@@ -21,15 +21,23 @@ void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
     const Var &x = f.x, &y = f.y, &c = f.channel, &n = f.sample;
     Var x_tile("x_tile"), x_in("x_in"), y_tile("y_tile"), y_in("y_in");
     Var c_tile("c_tile"), c_in("c_in"), task("task");
-    f.output.split(x, x_tile, x_in, knobs.vector_width, TailStrategy::ShiftInwards)
-        .split(y, y_tile, y_in, knobs.rows_per_tile, TailStrategy::ShiftInwards)
-        .split(c, c_tile, c_in, knobs.channels_per_tile, TailStrategy::ShiftInwards)
-        .reorder(x_in, c_in, y_in, x_tile, y_tile, c_tile, n)
-        .fuse(c_tile, n, task)
-        .parallel(task)
-        .vectorize(x_in)
-        .unroll(c_in)
-        .unroll(y_in);
+    // Fewer channels than a tile holds: tiles of one channel.
+    Expr channels = f.output.output_buffer().dim(2).extent();
+    for (bool whole_tiles : {true, false}) {
+        Stage output = whole_tiles
+                           ? Stage(f.output.specialize(channels >= knobs.channels_per_tile))
+                           : Stage(f.output);
+        output.split(x, x_tile, x_in, knobs.vector_width, TailStrategy::ShiftInwards)
+            .split(y, y_tile, y_in, knobs.rows_per_tile, TailStrategy::ShiftInwards)
+            .split(c, c_tile, c_in, whole_tiles ? int(knobs.channels_per_tile) : 1,
+                   TailStrategy::ShiftInwards)
+            .reorder(x_in, c_in, y_in, x_tile, y_tile, c_tile, n)
+            .fuse(c_tile, n, task)
+            .parallel(task)
+            .vectorize(x_in)
+            .unroll(c_in)
+            .unroll(y_in);
+    }
     f.sum.compute_at(f.output, x_tile).vectorize(x).unroll(c).unroll(y);
     f.sum.update()
         .reorder(x, c, y, f.taps.x, f.taps.y, f.taps.z)
