@@ -150,10 +150,11 @@ def header_lines(runs, path, command):
         f"PyTorch {', '.join(torch_versions) or ABSENT}; {reproduce} (data: `{path.name}`).",
         "",
         "Images per second of training (forward, softmax cross-entropy, backward, SGD step "
-        f"with momentum and weight decay) over {', '.join(map(str, steps))} timed steps after "
-        f"untimed warm-up steps; each side ran up to {rounds} times, alternating with the "
-        "other, and its best run counts. norm: ln = LayerNorm over C x H x W, bn = BatchNorm "
-        "in training mode, none = no norm. *normgen/torch* above 1x: normgen is faster.",
+        "with momentum and weight decay): the batch over the median time of "
+        f"{', '.join(map(str, steps))} timed steps, each timed apart, after untimed warm-up "
+        f"steps; each side ran up to {rounds} times, alternating with the other, and its best "
+        "run counts. norm: ln = LayerNorm over C x H x W, bn = BatchNorm in training mode, "
+        "none = no norm. *normgen/torch* above 1x: normgen is faster.",
         "",
     ]
 
