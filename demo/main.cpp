@@ -66,41 +66,49 @@ public:
         return found == values_.end() ? fallback : found->second;
     }
     int64_t integer(const std::string &key, int64_t fallback, int64_t minimum) const {
-        if (!has(key)) return fallback;
-        const std::string &value = values_.at(key);
-        size_t used = 0;
-        int64_t number = 0;
-        try {
-            number = std::stoll(value, &used);
-        } catch (const std::exception &) {
-            used = 0;
-        }
-        if (used != value.size() || value.empty()) {
-            throw Error("--" + key + ": expected an integer, given '" + value + "'");
-        }
+        const auto number = parse<int64_t>(key, fallback, "an integer",
+                                           [](const std::string &text, size_t *used) {
+                                               return std::stoll(text, used);
+                                           });
         if (number < minimum) {
             throw Error("--" + key + ": expected at least " + std::to_string(minimum) +
-                        ", given " + value);
+                        ", given " + values_.at(key));
         }
         return number;
     }
     double real(const std::string &key, double fallback) const {
-        if (!has(key)) return fallback;
-        const std::string &value = values_.at(key);
-        size_t used = 0;
-        double number = 0;
-        try {
-            number = std::stod(value, &used);
-        } catch (const std::exception &) {
-            used = 0;
-        }
-        if (used != value.size() || value.empty() || !std::isfinite(number) || number < 0) {
-            throw Error("--" + key + ": expected a non-negative number, given '" + value + "'");
+        const auto number = parse<double>(key, fallback, "a non-negative number",
+                                          [](const std::string &text, size_t *used) {
+                                              return std::stod(text, used);
+                                          });
+        if (!std::isfinite(number) || number < 0) {
+            throw Error("--" + key + ": expected a non-negative number, given '" +
+                        values_.at(key) + "'");
         }
         return number;
     }
 
 private:
+    // The value of --key read whole by `read` (std::stoll, std::stod), or
+    // `fallback` where it was not given.
+    template <typename Number, typename Read>
+    Number parse(const std::string &key, Number fallback, const char *expected,
+                 Read read) const {
+        if (!has(key)) return fallback;
+        const std::string &value = values_.at(key);
+        size_t used = 0;
+        Number number{};
+        try {
+            number = read(value, &used);
+        } catch (const std::exception &) {
+            used = 0;
+        }
+        if (value.empty() || used != value.size()) {
+            throw Error("--" + key + ": expected " + expected + ", given '" + value + "'");
+        }
+        return number;
+    }
+
     std::map<std::string, std::string> values_;
 };
 

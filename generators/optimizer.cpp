@@ -24,6 +24,23 @@ using namespace Halide;
 
 constexpr int estimated_elements = 400000;
 
+// Every tensor of a step (and its output tuple) covers the parameter.
+using TensorInput = GeneratorInput<Buffer<float, 1>>;
+
+void constrain_like_parameter(TensorInput &value, std::initializer_list<TensorInput *> others,
+                              GeneratorOutput<Func> &updated) {
+    Expr count = value.dim(0).extent();
+    value.dim(0).set_min(0);
+    value.set_estimates({{0, estimated_elements}});
+    for (TensorInput *tensor : others) {
+        tensor->dim(0).set_bounds(0, count);
+        tensor->set_estimates({{0, estimated_elements}});
+    }
+    // The tuple's other buffers share the first one's bounds.
+    Func(updated).output_buffers()[0].dim(0).set_bounds(0, count);
+    updated.set_estimates({{0, estimated_elements}});
+}
+
 class SgdStep : public Generator<SgdStep> {
 public:
     OptimizerKnobs knobs;
@@ -45,19 +62,10 @@ public:
         updated(i) = f.new_values(i);
         f.output = updated;
 
-        Expr count = value.dim(0).extent();
-        value.dim(0).set_min(0);
-        grad.dim(0).set_bounds(0, count);
-        momentum_buffer.dim(0).set_bounds(0, count);
-        // The tuple's other buffers share the first one's bounds.
-        Func(updated).output_buffers()[0].dim(0).set_bounds(0, count);
-        value.set_estimates({{0, estimated_elements}});
-        grad.set_estimates({{0, estimated_elements}});
-        momentum_buffer.set_estimates({{0, estimated_elements}});
+        constrain_like_parameter(value, {&grad, &momentum_buffer}, updated);
         learning_rate.set_estimate(0.01f);
         momentum.set_estimate(0.9f);
         weight_decay.set_estimate(5e-4f);
-        updated.set_estimates({{0, estimated_elements}});
         schedule_optimizer(f, get_target(), knobs);
     }
 };
@@ -90,17 +98,7 @@ public:
         updated(i) = f.new_values(i);
         f.output = updated;
 
-        Expr count = value.dim(0).extent();
-        value.dim(0).set_min(0);
-        grad.dim(0).set_bounds(0, count);
-        first_moment.dim(0).set_bounds(0, count);
-        second_moment.dim(0).set_bounds(0, count);
-        // The tuple's other buffers share the first one's bounds.
-        Func(updated).output_buffers()[0].dim(0).set_bounds(0, count);
-        value.set_estimates({{0, estimated_elements}});
-        grad.set_estimates({{0, estimated_elements}});
-        first_moment.set_estimates({{0, estimated_elements}});
-        second_moment.set_estimates({{0, estimated_elements}});
+        constrain_like_parameter(value, {&grad, &first_moment, &second_moment}, updated);
         learning_rate.set_estimate(1e-3f);
         beta1.set_estimate(0.9f);
         beta2.set_estimate(0.999f);
@@ -108,7 +106,6 @@ public:
         weight_decay.set_estimate(5e-4f);
         bias_correction1.set_estimate(0.1f);
         sqrt_bias_correction2.set_estimate(0.03f);
-        updated.set_estimates({{0, estimated_elements}});
         schedule_optimizer(f, get_target(), knobs);
     }
 };

@@ -219,6 +219,19 @@ void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs) {
     lane_sums.update().reorder(lane_var, o, n, chunk).vectorize(lane_var).unroll(o).unroll(n);
 }
 
+namespace {
+
+// A sum f(along, across) += ... over `over`, computed per register tile at
+// `tile`: the tile's vectors along `along` by every `across` stay in
+// registers while `over` runs.
+void accumulate_in_registers(Func sum, const LoopLevel &tile, const Var &along,
+                             const Var &across, const RVar &over, int lanes) {
+    sum.compute_at(tile).vectorize(along, lanes).unroll(along).unroll(across);
+    sum.update().reorder(along, across, over).vectorize(along, lanes).unroll(along).unroll(across);
+}
+
+}  // namespace
+
 // grad_input(i, n) and grad_weight(i, o) are both vectorized along the
 // contiguous in_features, in register tiles of two vectors by
 // samples_per_tile samples (grad_input, summing over out_features) or by
@@ -246,12 +259,8 @@ void schedule_linear_backward(LinearBackwardFuncs &f, const LinearKnobs &knobs) 
             .unroll(i_in)
             .unroll(n_in);
     }
-    f.input_sum.compute_at(f.grad_input, i_tile).vectorize(i, lanes).unroll(i).unroll(n);
-    f.input_sum.update()
-        .reorder(i, n, f.over_out.x)
-        .vectorize(i, lanes)
-        .unroll(i)
-        .unroll(n);
+    accumulate_in_registers(f.input_sum, LoopLevel(f.grad_input, i_tile), i, n, f.over_out.x,
+                            lanes);
 
     f.grad_weight.split(i, i_tile, i_in, tile_width, TailStrategy::ShiftInwards)
         .split(o, o_tile, o_in, knobs.features_per_tile, TailStrategy::ShiftInwards)
@@ -260,12 +269,8 @@ void schedule_linear_backward(LinearBackwardFuncs &f, const LinearKnobs &knobs) 
         .vectorize(i_in, lanes)
         .unroll(i_in)
         .unroll(o_in);
-    f.weight_sum.compute_at(f.grad_weight, i_tile).vectorize(i, lanes).unroll(i).unroll(o);
-    f.weight_sum.update()
-        .reorder(i, o, f.over_samples.x)
-        .vectorize(i, lanes)
-        .unroll(i)
-        .unroll(o);
+    accumulate_in_registers(f.weight_sum, LoopLevel(f.grad_weight, i_tile), i, o,
+                            f.over_samples.x, lanes);
 
     f.bias_sum.compute_root().vectorize(o, lanes, TailStrategy::GuardWithIf);
     f.bias_sum.update()
