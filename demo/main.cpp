@@ -192,7 +192,7 @@ int train_command(int argc, char **argv) {
               << report.final_test.images << " images, loss "
               << format("%.4f", report.final_test.loss) << ")\n"
               << "throughput " << format("%.0f", report.images_per_second())
-              << " images/s training (forward, backward and SGD step), "
+              << " images/s training (forward, backward and optimizer step), "
               << format("%.0f", report.final_test.images / report.final_test.seconds)
               << " images/s evaluating (batch 1000)\n";
     save_checkpoint(out, model, options.epochs);
