@@ -6,28 +6,26 @@
 #include <iterator>
 #include <unistd.h>
 
+#include "checks.hpp"
 #include "support/error.hpp"
 
 namespace lenet {
 
 namespace {
 
+using normgen::detail::format_shape;
+
 constexpr char magic[8] = {'N', 'G', 'L', 'E', 'N', 'E', 'T', '\x1a'};
 constexpr uint32_t format_version = 1;
 
-uint64_t fnv1a(const std::string &bytes) {
+// The FNV-1a hash of the first `size` bytes.
+uint64_t fnv1a(const std::string &bytes, size_t size) {
     uint64_t hash = 0xcbf29ce484222325ull;
-    for (unsigned char byte : bytes) {
-        hash ^= byte;
+    for (size_t i = 0; i < size; i++) {
+        hash ^= static_cast<unsigned char>(bytes[i]);
         hash *= 0x100000001b3ull;
     }
     return hash;
-}
-
-std::string shape_string(const std::vector<int64_t> &shape) {
-    std::string text = "[";
-    for (size_t d = 0; d < shape.size(); d++) text += (d ? ", " : "") + std::to_string(shape[d]);
-    return text + "]";
 }
 
 // Little-endian fields appended to a byte string (x86 is little-endian).
@@ -98,7 +96,7 @@ void save_checkpoint(const std::string &path, LeNet &model, int64_t epochs_train
         for (int64_t size : tensor->shape()) out.put<int64_t>(size);
         out.put_bytes(tensor->data(), sizeof(float) * tensor->numel());
     }
-    out.put<uint64_t>(fnv1a(out.bytes()));
+    out.put<uint64_t>(fnv1a(out.bytes(), out.bytes().size()));
 
     const std::string temporary = path + ".tmp-" + std::to_string(getpid());
     {
@@ -151,7 +149,7 @@ LeNet load_checkpoint(const std::string &path, CheckpointInfo *info) {
     if (kind > static_cast<uint32_t>(NormKind::batch_norm)) {
         in.fail("norm kind " + std::to_string(kind) + ", expected 0 (none), 1 (ln) or 2 (bn)");
     }
-    if (fnv1a(bytes.substr(0, body)) != stored_hash) {
+    if (fnv1a(bytes, body) != stored_hash) {
         in.fail("its checksum does not match its contents (the file is corrupt or was cut "
                 "short)");
     }
@@ -181,8 +179,8 @@ LeNet load_checkpoint(const std::string &path, CheckpointInfo *info) {
         std::vector<int64_t> shape(rank);
         for (int64_t &size : shape) size = in.get<int64_t>("a size");
         if (shape != tensor->shape()) {
-            in.fail(name + " has shape " + shape_string(shape) + ", expected " +
-                    shape_string(tensor->shape()));
+            in.fail(name + " has shape " + format_shape(shape) + ", expected " +
+                    format_shape(tensor->shape()));
         }
         in.get_bytes(tensor->data(), sizeof(float) * tensor->numel(), "the values of " + name);
     }

@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "support/error.hpp"
+#include "checks.hpp"
 #include "kernels.hpp"
 #include "layer_kernels.h"
 
@@ -14,23 +16,19 @@ namespace {
 using normgen::detail::KernelBuffer;
 using normgen::detail::KernelDims;
 
-std::string shape_string(const std::vector<int64_t> &shape) {
-    std::string text = "[";
-    for (size_t d = 0; d < shape.size(); d++) text += (d ? ", " : "") + std::to_string(shape[d]);
-    return text + "]";
-}
+using normgen::detail::format_shape;
 
 void expect_shape(const Tensor &tensor, const std::vector<int64_t> &expected, const char *what) {
     if (tensor.shape() != expected) {
-        throw Error(std::string(what) + ": expected shape " + shape_string(expected) +
-                    ", given " + shape_string(tensor.shape()));
+        throw Error(std::string(what) + ": expected shape " + format_shape(expected) +
+                    ", given " + format_shape(tensor.shape()));
     }
 }
 
 void expect_rank(const Tensor &tensor, size_t rank, const char *what) {
     if (tensor.shape().size() != rank) {
         throw Error(std::string(what) + ": expected a rank-" + std::to_string(rank) +
-                    " tensor, given shape " + shape_string(tensor.shape()));
+                    " tensor, given shape " + format_shape(tensor.shape()));
     }
 }
 
@@ -57,10 +55,13 @@ struct Buffer : KernelBuffer {
     Buffer(const Tensor &tensor, const KernelDims &dims) : KernelBuffer(tensor.data(), dims) {}
 };
 
-// The kernel of the CPU variant that runs here.
-template <typename Kernel, size_t count>
-Kernel pick(Kernel const (&variants)[count]) {
-    return variants[normgen::detail::prepare_cpu_kernels()];
+// Runs the kernel of the CPU variant chosen here; a failure throws with
+// Halide's message.
+template <typename Kernel, size_t count, typename... Arguments>
+void run(Kernel const (&variants)[count], const char *name, Arguments &&...arguments) {
+    normgen::detail::check_kernel_status(
+        variants[normgen::detail::prepare_cpu_kernels()](std::forward<Arguments>(arguments)...),
+        name);
 }
 
 }  // namespace
@@ -72,16 +73,14 @@ void convolution_forward(const Tensor &input, const Tensor &weight, const Tensor
     const auto &in = input.shape(), &w = weight.shape();
     expect_shape(bias, {w[0]}, "convolution bias");
     if (w[1] != in[1] || in[2] < w[2] || in[3] < w[3]) {
-        throw Error("convolution: weight " + shape_string(w) + " does not fit input " +
-                    shape_string(in));
+        throw Error("convolution: weight " + format_shape(w) + " does not fit input " +
+                    format_shape(in));
     }
     expect_shape(output, {in[0], w[0], in[2] - w[2] + 1, in[3] - w[3] + 1}, "convolution output");
     static const decltype(&normgen_convolution_forward_avx2) variants[] =
         LENET_LAYER_VARIANTS(convolution_forward);
-    normgen::detail::check_kernel_status(
-        pick(variants)(Buffer(input).get(), Buffer(weight).get(), Buffer(bias).get(),
-                       Buffer(output).get()),
-        "convolution_forward");
+    run(variants, "convolution_forward", Buffer(input).get(), Buffer(weight).get(),
+        Buffer(bias).get(), Buffer(output).get());
 }
 
 void convolution_backward(const Tensor &grad_output, const Tensor &input, const Tensor &weight,
@@ -94,18 +93,14 @@ void convolution_backward(const Tensor &grad_output, const Tensor &input, const 
     expect_shape(grad_bias, {w[0]}, "convolution grad_bias");
     static const decltype(&normgen_convolution_backward_weight_avx2) weight_variants[] =
         LENET_LAYER_VARIANTS(convolution_backward_weight);
-    normgen::detail::check_kernel_status(
-        pick(weight_variants)(Buffer(grad_output).get(), Buffer(input).get(),
-                              Buffer(grad_weight).get(), Buffer(grad_bias).get()),
-        "convolution_backward_weight");
+    run(weight_variants, "convolution_backward_weight", Buffer(grad_output).get(),
+        Buffer(input).get(), Buffer(grad_weight).get(), Buffer(grad_bias).get());
     if (grad_input) {
         expect_shape(*grad_input, in, "convolution grad_input");
         static const decltype(&normgen_convolution_backward_input_avx2) input_variants[] =
             LENET_LAYER_VARIANTS(convolution_backward_input);
-        normgen::detail::check_kernel_status(
-            pick(input_variants)(Buffer(grad_output).get(), Buffer(weight).get(),
-                                 Buffer(*grad_input).get()),
-            "convolution_backward_input");
+        run(input_variants, "convolution_backward_input", Buffer(grad_output).get(),
+            Buffer(weight).get(), Buffer(*grad_input).get());
     }
 }
 
@@ -113,7 +108,7 @@ void expect_even_plane(const Tensor &input) {
     const auto &in = input.shape();
     if (in[2] % 2 || in[3] % 2) {
         throw Error("pooling: expected an even height and width, given input " +
-                    shape_string(in));
+                    format_shape(in));
     }
 }
 
@@ -124,8 +119,7 @@ void relu_max_pool_forward(const Tensor &input, Tensor &output) {
     expect_shape(output, {in[0], in[1], in[2] / 2, in[3] / 2}, "pooling output");
     static const decltype(&normgen_relu_max_pool_forward_avx2) variants[] =
         LENET_LAYER_VARIANTS(relu_max_pool_forward);
-    normgen::detail::check_kernel_status(
-        pick(variants)(Buffer(input).get(), Buffer(output).get()), "relu_max_pool_forward");
+    run(variants, "relu_max_pool_forward", Buffer(input).get(), Buffer(output).get());
 }
 
 void relu_max_pool_backward(const Tensor &grad_output, const Tensor &input, Tensor &grad_input) {
@@ -136,10 +130,8 @@ void relu_max_pool_backward(const Tensor &grad_output, const Tensor &input, Tens
     expect_shape(grad_input, in, "pooling grad_input");
     static const decltype(&normgen_relu_max_pool_backward_avx2) variants[] =
         LENET_LAYER_VARIANTS(relu_max_pool_backward);
-    normgen::detail::check_kernel_status(
-        pick(variants)(Buffer(grad_output).get(), Buffer(input).get(),
-                       Buffer(grad_input).get()),
-        "relu_max_pool_backward");
+    run(variants, "relu_max_pool_backward", Buffer(grad_output).get(), Buffer(input).get(),
+        Buffer(grad_input).get());
 }
 
 void linear_forward(const Tensor &input, const Tensor &weight, const Tensor &bias, bool relu,
@@ -147,7 +139,7 @@ void linear_forward(const Tensor &input, const Tensor &weight, const Tensor &bia
     expect_rank(weight, 2, "linear weight");
     const int64_t samples = input.shape().at(0), out = weight.shape()[0], in = weight.shape()[1];
     if (input.numel() != samples * in) {
-        throw Error("linear: input " + shape_string(input.shape()) + " does not hold " +
+        throw Error("linear: input " + format_shape(input.shape()) + " does not hold " +
                     std::to_string(in) + " features per sample");
     }
     expect_shape(bias, {out}, "linear bias");
@@ -156,11 +148,8 @@ void linear_forward(const Tensor &input, const Tensor &weight, const Tensor &bia
         LENET_LAYER_VARIANTS(linear_forward_none);
     static const decltype(&normgen_linear_forward_relu_avx2) with_relu[] =
         LENET_LAYER_VARIANTS(linear_forward_relu);
-    auto kernel = relu ? pick(with_relu) : pick(plain);
-    normgen::detail::check_kernel_status(
-        kernel(Buffer(input, matrix_dims(input)).get(), Buffer(weight).get(), Buffer(bias).get(),
-               Buffer(output).get()),
-        "linear_forward");
+    run(relu ? with_relu : plain, "linear_forward", Buffer(input, matrix_dims(input)).get(),
+        Buffer(weight).get(), Buffer(bias).get(), Buffer(output).get());
 }
 
 void linear_backward(const Tensor &grad_output, const Tensor &output, const Tensor &input,
@@ -171,8 +160,8 @@ void linear_backward(const Tensor &grad_output, const Tensor &output, const Tens
     expect_shape(grad_output, {samples, out}, "linear grad_output");
     expect_shape(output, {samples, out}, "linear output");
     if (grad_input.shape() != input.shape()) {
-        throw Error("linear grad_input: expected shape " + shape_string(input.shape()) +
-                    ", given " + shape_string(grad_input.shape()));
+        throw Error("linear grad_input: expected shape " + format_shape(input.shape()) +
+                    ", given " + format_shape(grad_input.shape()));
     }
     expect_shape(grad_weight, {out, in}, "linear grad_weight");
     expect_shape(grad_bias, {out}, "linear grad_bias");
@@ -180,13 +169,10 @@ void linear_backward(const Tensor &grad_output, const Tensor &output, const Tens
         LENET_LAYER_VARIANTS(linear_backward_none);
     static const decltype(&normgen_linear_backward_relu_avx2) with_relu[] =
         LENET_LAYER_VARIANTS(linear_backward_relu);
-    auto kernel = relu ? pick(with_relu) : pick(plain);
-    normgen::detail::check_kernel_status(
-        kernel(Buffer(grad_output).get(), Buffer(output).get(),
-               Buffer(input, matrix_dims(input)).get(), Buffer(weight).get(),
-               Buffer(grad_input, matrix_dims(grad_input)).get(), Buffer(grad_weight).get(),
-               Buffer(grad_bias).get()),
-        "linear_backward");
+    run(relu ? with_relu : plain, "linear_backward", Buffer(grad_output).get(),
+        Buffer(output).get(), Buffer(input, matrix_dims(input)).get(), Buffer(weight).get(),
+        Buffer(grad_input, matrix_dims(grad_input)).get(), Buffer(grad_weight).get(),
+        Buffer(grad_bias).get());
 }
 
 double softmax_cross_entropy(const Tensor &logits, const std::vector<int32_t> &labels,
@@ -211,10 +197,8 @@ double softmax_cross_entropy(const Tensor &logits, const std::vector<int32_t> &l
     KernelBuffer label_buffer(labels.data(), {{samples, 1}});
     label_buffer.get()->type = halide_type_t(halide_type_int, 32);
     KernelBuffer loss_buffer(losses.data(), {{samples, 1}});
-    normgen::detail::check_kernel_status(
-        pick(variants)(Buffer(logits).get(), label_buffer.get(), grad_scale, loss_buffer.get(),
-                       Buffer(grad_logits).get()),
-        "softmax_cross_entropy");
+    run(variants, "softmax_cross_entropy", Buffer(logits).get(), label_buffer.get(), grad_scale,
+        loss_buffer.get(), Buffer(grad_logits).get());
     double total = 0;
     for (float loss : losses) total += loss;
     return samples ? total / samples : 0.0;
@@ -226,12 +210,9 @@ void sgd_step(Tensor &value, const Tensor &grad, Tensor &momentum_buffer, float 
     expect_shape(momentum_buffer, value.shape(), "sgd_step momentum buffer");
     const KernelDims flat{{value.numel(), 1}};
     static const decltype(&normgen_sgd_step_avx2) variants[] = LENET_LAYER_VARIANTS(sgd_step);
-    normgen::detail::check_kernel_status(
-        pick(variants)(Buffer(value, flat).get(), Buffer(grad, flat).get(),
-                       Buffer(momentum_buffer, flat).get(), learning_rate, momentum,
-                       weight_decay, Buffer(value, flat).get(),
-                       Buffer(momentum_buffer, flat).get()),
-        "sgd_step");
+    run(variants, "sgd_step", Buffer(value, flat).get(), Buffer(grad, flat).get(),
+        Buffer(momentum_buffer, flat).get(), learning_rate, momentum, weight_decay,
+        Buffer(value, flat).get(), Buffer(momentum_buffer, flat).get());
 }
 
 void adam_step(Tensor &value, const Tensor &grad, Tensor &first_moment, Tensor &second_moment,
@@ -244,16 +225,15 @@ void adam_step(Tensor &value, const Tensor &grad, Tensor &first_moment, Tensor &
                               std::to_string(step));
     const double t = static_cast<double>(step);
     const auto bias_correction1 = static_cast<float>(1 - std::pow(double(beta1), t));
-    const auto sqrt_bias_correction2 = static_cast<float>(std::sqrt(1 - std::pow(double(beta2), t)));
+    const auto sqrt_bias_correction2 =
+        static_cast<float>(std::sqrt(1 - std::pow(double(beta2), t)));
     const KernelDims flat{{value.numel(), 1}};
     static const decltype(&normgen_adam_step_avx2) variants[] = LENET_LAYER_VARIANTS(adam_step);
-    normgen::detail::check_kernel_status(
-        pick(variants)(Buffer(value, flat).get(), Buffer(grad, flat).get(),
-                       Buffer(first_moment, flat).get(), Buffer(second_moment, flat).get(),
-                       learning_rate, beta1, beta2, eps, weight_decay, bias_correction1,
-                       sqrt_bias_correction2, Buffer(value, flat).get(),
-                       Buffer(first_moment, flat).get(), Buffer(second_moment, flat).get()),
-        "adam_step");
+    run(variants, "adam_step", Buffer(value, flat).get(), Buffer(grad, flat).get(),
+        Buffer(first_moment, flat).get(), Buffer(second_moment, flat).get(), learning_rate, beta1,
+        beta2, eps, weight_decay, bias_correction1, sqrt_bias_correction2,
+        Buffer(value, flat).get(), Buffer(first_moment, flat).get(),
+        Buffer(second_moment, flat).get());
 }
 
 }  // namespace lenet

@@ -3,11 +3,13 @@
 // and to the weight and bias. Tensors are float32; the weight is torch's
 // (out_channels, in_channels, kernel, kernel), here (kx, ky, in, out).
 //
-//   output(x, y, o, n)      = bias(o) + sum_{kx, ky, i} weight(kx, ky, i, o) * input(x + kx, y + ky, i, n)
-//   grad_input(x, y, i, n)  = sum_{kx, ky, o} weight(kx, ky, i, o) * grad_output(x - kx, y - ky, o, n)
-//                             (grad_output read as zero outside its extent)
+//   output(x, y, o, n)
+//     = bias(o) + sum_{kx, ky, i} weight(kx, ky, i, o) * input(x + kx, y + ky, i, n)
+//   grad_input(x, y, i, n)
+//     = sum_{kx, ky, o} weight(kx, ky, i, o) * grad_output(x - kx, y - ky, o, n)
+//       (grad_output read as zero outside its extent)
 //   grad_weight(kx, ky, i, o) = sum_{x, y, n} grad_output(x, y, o, n) * input(x + kx, y + ky, i, n)
-//   grad_bias(o)            = sum_{x, y, n} grad_output(x, y, o, n)
+//   grad_bias(o)              = sum_{x, y, n} grad_output(x, y, o, n)
 
 #include "Halide.h"
 #include "layers.h"

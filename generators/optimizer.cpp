@@ -93,7 +93,8 @@ public:
         Expr g = grad(i) + weight_decay * value(i);
         Expr m = beta1 * first_moment(i) + (1 - beta1) * g;
         Expr v = beta2 * second_moment(i) + (1 - beta2) * g * g;
-        Expr step = learning_rate * (m / bias_correction1) / (sqrt(v) / sqrt_bias_correction2 + eps);
+        Expr step =
+            learning_rate * (m / bias_correction1) / (sqrt(v) / sqrt_bias_correction2 + eps);
         f.new_values(i) = Tuple(value(i) - step, m, v);
         updated(i) = f.new_values(i);
         f.output = updated;

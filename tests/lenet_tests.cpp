@@ -373,7 +373,8 @@ TEST_CASE("batch-size-1 inference gives each image the logits it gets in a batch
                 model.backward(labels);
                 model.step({});
             }
-            const std::vector<float> batch_logits = model.forward(images.data(), 16, false).values();
+            const std::vector<float> batch_logits =
+                model.forward(images.data(), 16, false).values();
             for (int64_t n = 0; n < 16; n++) {
                 const Tensor &single = model.forward(&images[n * 28 * 28], 1, false);
                 for (int64_t k = 0; k < lenet::classes; k++) {

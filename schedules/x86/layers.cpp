@@ -8,11 +8,45 @@
 // with an error.
 #include "schedules/x86/layers.h"
 
+#include <functional>
+
 #include "schedules/x86/elementwise.h"
 
 namespace normgen::x86 {
 
 using namespace Halide;
+
+namespace {
+
+// Schedules f as `schedule(stage, tile)` says: with `tile` where `extent`
+// holds a whole tile, and with tiles of 1 elsewhere (a batch of one sample,
+// a layer of few channels), since tiles shifted inwards need a whole one.
+void whole_tiles_or_single(Func f, const Expr &extent, int tile,
+                           const std::function<void(Stage, int)> &schedule) {
+    schedule(f.specialize(extent >= tile), tile);
+    schedule(f, 1);
+}
+
+// vectorize_elementwise, with half vectors for rows too short for a whole
+// one: LeNet's second pooling has rows of 4 windows.
+void vectorize_short_rows(Func f, const Var &var, const Expr &extent, int width) {
+    f.specialize(extent >= width).vectorize(var, width, TailStrategy::ShiftInwards);
+    if (width >= 2) {
+        f.specialize(extent >= width / 2).vectorize(var, width / 2, TailStrategy::ShiftInwards);
+    }
+    f.vectorize(var, width, TailStrategy::GuardWithIf);
+}
+
+// A sum f(along, across) += ... over `over`, computed per register tile at
+// `tile`: the tile's vectors along `along` by every `across` stay in
+// registers while `over` runs.
+void accumulate_in_registers(Func sum, const LoopLevel &tile, const Var &along,
+                             const Var &across, const RVar &over, int lanes) {
+    sum.compute_at(tile).vectorize(along, lanes).unroll(along).unroll(across);
+    sum.update().reorder(along, across, over).vectorize(along, lanes).unroll(along).unroll(across);
+}
+
+}  // namespace
 
 // A tile of vector_width x rows_per_tile positions of channels_per_tile
 // channels, its sums in registers over every tap; threads take (channel
@@ -21,23 +55,19 @@ void schedule_convolution(ConvolutionFuncs &f, const ConvolutionKnobs &knobs) {
     const Var &x = f.x, &y = f.y, &c = f.channel, &n = f.sample;
     Var x_tile("x_tile"), x_in("x_in"), y_tile("y_tile"), y_in("y_in");
     Var c_tile("c_tile"), c_in("c_in"), task("task");
-    // Fewer channels than a tile holds: tiles of one channel.
     Expr channels = f.output.output_buffer().dim(2).extent();
-    for (bool whole_tiles : {true, false}) {
-        Stage output = whole_tiles
-                           ? Stage(f.output.specialize(channels >= knobs.channels_per_tile))
-                           : Stage(f.output);
+    auto tile = [&](Stage output, int channels_per_tile) {
         output.split(x, x_tile, x_in, knobs.vector_width, TailStrategy::ShiftInwards)
             .split(y, y_tile, y_in, knobs.rows_per_tile, TailStrategy::ShiftInwards)
-            .split(c, c_tile, c_in, whole_tiles ? int(knobs.channels_per_tile) : 1,
-                   TailStrategy::ShiftInwards)
+            .split(c, c_tile, c_in, channels_per_tile, TailStrategy::ShiftInwards)
             .reorder(x_in, c_in, y_in, x_tile, y_tile, c_tile, n)
             .fuse(c_tile, n, task)
             .parallel(task)
             .vectorize(x_in)
             .unroll(c_in)
             .unroll(y_in);
-    }
+    };
+    whole_tiles_or_single(f.output, channels, knobs.channels_per_tile, tile);
     f.sum.compute_at(f.output, x_tile).vectorize(x).unroll(c).unroll(y);
     f.sum.update()
         .reorder(x, c, y, f.taps.x, f.taps.y, f.taps.z)
@@ -145,20 +175,6 @@ void schedule_convolution_weight(ConvolutionWeightFuncs &f,
     bias_lanes.update().reorder(lane, o, p.y, p.z).vectorize(lane).unroll(o);
 }
 
-namespace {
-
-// vectorize_elementwise, with half vectors for rows too short for a whole
-// one: LeNet's second pooling has rows of 4 windows.
-void vectorize_short_rows(Func f, const Var &var, const Expr &extent, int width) {
-    f.specialize(extent >= width).vectorize(var, width, TailStrategy::ShiftInwards);
-    if (width >= 2) {
-        f.specialize(extent >= width / 2).vectorize(var, width / 2, TailStrategy::ShiftInwards);
-    }
-    f.vectorize(var, width, TailStrategy::GuardWithIf);
-}
-
-}  // namespace
-
 // Elementwise over the output, threads over samples (a plane can be as
 // small as 4x4: tasks of one plane would cost more than their work).
 // Forward: vectorized along x; the window's reads are stride-2 loads.
@@ -199,16 +215,13 @@ void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs) {
                          .split(f.terms.x, chunk, lane, lanes, TailStrategy::GuardWithIf)
                          .rfactor(lane, lane_var);
     Expr samples = f.output.output_buffer().dim(1).extent();
-    for (bool batch_holds_tile : {true, false}) {
-        Stage output = batch_holds_tile
-                           ? Stage(f.output.specialize(samples >= knobs.samples_per_tile))
-                           : Stage(f.output);
-        const int tile = batch_holds_tile ? int(knobs.samples_per_tile) : 1;
+    auto tile = [&](Stage output, int samples_per_tile) {
         output.split(o, o_tile, o_in, knobs.features_per_tile, TailStrategy::ShiftInwards)
-            .split(n, n_tile, n_in, tile, TailStrategy::ShiftInwards)
+            .split(n, n_tile, n_in, samples_per_tile, TailStrategy::ShiftInwards)
             .reorder(o_in, n_in, n_tile, o_tile)
             .parallel(o_tile);
-    }
+    };
+    whole_tiles_or_single(f.output, samples, knobs.samples_per_tile, tile);
     f.sum.compute_at(f.output, n_tile);
     // Lanes innermost in storage: each output's partial sums are one vector.
     lane_sums.compute_at(f.output, n_tile)
@@ -218,19 +231,6 @@ void schedule_linear(LinearFuncs &f, const LinearKnobs &knobs) {
         .unroll(n);
     lane_sums.update().reorder(lane_var, o, n, chunk).vectorize(lane_var).unroll(o).unroll(n);
 }
-
-namespace {
-
-// A sum f(along, across) += ... over `over`, computed per register tile at
-// `tile`: the tile's vectors along `along` by every `across` stay in
-// registers while `over` runs.
-void accumulate_in_registers(Func sum, const LoopLevel &tile, const Var &along,
-                             const Var &across, const RVar &over, int lanes) {
-    sum.compute_at(tile).vectorize(along, lanes).unroll(along).unroll(across);
-    sum.update().reorder(along, across, over).vectorize(along, lanes).unroll(along).unroll(across);
-}
-
-}  // namespace
 
 // grad_input(i, n) and grad_weight(i, o) are both vectorized along the
 // contiguous in_features, in register tiles of two vectors by
@@ -246,19 +246,16 @@ void schedule_linear_backward(LinearBackwardFuncs &f, const LinearKnobs &knobs) 
     f.masked_grad.compute_root();
 
     Expr samples = f.grad_input.output_buffer().dim(1).extent();
-    for (bool batch_holds_tile : {true, false}) {
-        Stage gi = batch_holds_tile ? Stage(f.grad_input.specialize(
-                                          samples >= knobs.samples_per_tile))
-                                    : Stage(f.grad_input);
-        const int tile = batch_holds_tile ? int(knobs.samples_per_tile) : 1;
-        gi.split(i, i_tile, i_in, tile_width, TailStrategy::ShiftInwards)
-            .split(n, n_tile, n_in, tile, TailStrategy::ShiftInwards)
+    auto tile = [&](Stage grad_input, int samples_per_tile) {
+        grad_input.split(i, i_tile, i_in, tile_width, TailStrategy::ShiftInwards)
+            .split(n, n_tile, n_in, samples_per_tile, TailStrategy::ShiftInwards)
             .reorder(i_in, n_in, i_tile, n_tile)
             .parallel(i_tile)
             .vectorize(i_in, lanes)
             .unroll(i_in)
             .unroll(n_in);
-    }
+    };
+    whole_tiles_or_single(f.grad_input, samples, knobs.samples_per_tile, tile);
     accumulate_in_registers(f.input_sum, LoopLevel(f.grad_input, i_tile), i, n, f.over_out.x,
                             lanes);
 
