@@ -11,7 +11,8 @@
 // The batch statistics read the input once from memory yet do not cancel:
 // each channel is cut into chunks small enough to stay in cache, each chunk
 // gets its mean and M2 (the sum of squared deviations) by the corrected
-// two-pass algorithm of statistics.h, and the chunks combine by Chan's
+// two-pass algorithm of statistics.h (whose first pass may read only the
+// start of the chunk: pilot_length), and the chunks combine by Chan's
 // pairwise update (combine_chunks, statistics.h). Every sum is associative,
 // so schedules may split them across threads and vector lanes.
 //
@@ -34,6 +35,10 @@ using namespace Halide;
 class BatchNormForward : public Generator<BatchNormForward> {
 public:
     BatchNormParams params;
+    // Training: the rough mean that centres each chunk's one pass of sums
+    // (statistics.h) is that of about its first pilot_length values; 0: of
+    // all of them, in a pass of its own.
+    GeneratorParam<int> pilot_length{"pilot_length", 0, 0, 1 << 24};
     BatchNormForwardKnobs knobs;
 
     Input<Buffer<>> input{"input"};
@@ -135,8 +140,15 @@ private:
         const ChannelChunks chunks =
             channel_chunks(params, extents, k);
         f.within_chunk = chunks.within_chunk;
-        f.chunk_statistics = group_statistics("chunk", {c, k}, chunks.value(x, c),
-                                              cast<float>(chunks.length(k)), chunks.valid);
+        Pilot pilot;
+        if (pilot_length > 0) {
+            pilot = chunks.pilot(x, c, pilot_length, f.over_pilot);
+        } else {
+            f.over_pilot = f.within_chunk;
+        }
+        f.chunk_statistics =
+            group_statistics("chunk", {c, k}, chunks.value(x, c), cast<float>(chunks.length(k)),
+                             chunks.valid, Form::kernel, pilot);
         f.chunk_summary = Func("chunk_summary");
         f.chunk_summary(c, k) = Tuple(f.chunk_statistics.mean, f.chunk_statistics.m2);
 

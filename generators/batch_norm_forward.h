@@ -53,6 +53,7 @@ struct BatchNormForwardFuncs {
     // positions), summarized by (channel, chunk), then combined per channel.
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
+    Halide::RDom over_pilot;  // the values whose mean is a chunk's rough mean
     GroupStatistics chunk_statistics;
     Halide::Func chunk_summary;  // Tuple(mean, M2) per (channel, chunk)
     ChunkCombination channel_combination;

@@ -12,6 +12,7 @@
 
 #include "Halide.h"
 #include "batch_norm_forward.h"
+#include "statistics.h"
 
 namespace normgen {
 
@@ -30,6 +31,13 @@ struct ChannelChunks {
     // in chunk k of channel c; the clamp keeps a missing sample's read in
     // bounds.
     std::function<Halide::Expr(const Halide::Func &, const Halide::Expr &)> value;
+    // The first values of chunk k of channel c, about `length` of them, at
+    // the points of `over_pilot` (set here): the pilot of its rough mean
+    // (statistics.h). channels_last's short last chunk repeats its last
+    // position, which only moves the rough mean.
+    std::function<Pilot(const Halide::Func &, const Halide::Expr &, int length,
+                        Halide::RDom &over_pilot)>
+        pilot;
 };
 
 // `extents`: the input's (spatial, channels, samples) or (channels,
@@ -55,6 +63,12 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
             return f(c, r.x, min(k * group + r.y, samples - 1));
         };
         chunks.count = (samples + group - 1) / group;
+        chunks.pilot = [k, group, plane](const Func &f, const Expr &c, int length,
+                                         RDom &over_pilot) {
+            Expr count = min(plane, length);
+            over_pilot = RDom(0, count, "over_pilot");
+            return Pilot{f(c, over_pilot, k * group), cast<float>(count)};
+        };
     } else {
         Expr channels = extents[0], positions = extents[1];
         Expr chunk = max(min_positions_per_chunk, elements_per_chunk / channels);
@@ -68,6 +82,12 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
             return f(c, min(k * chunk + r, positions - 1), 0);
         };
         chunks.count = (positions + chunk - 1) / chunk;
+        chunks.pilot = [k, chunk, positions](const Func &f, const Expr &c, int length,
+                                             RDom &over_pilot) {
+            over_pilot = RDom(0, length, "over_pilot");
+            return Pilot{f(c, min(k * chunk + over_pilot, positions - 1), 0),
+                         cast<float>(length)};
+        };
     }
     return chunks;
 }

@@ -5,7 +5,8 @@
 //   y = (x - mean) / sqrt(var + eps) * weight + bias
 //
 // The statistics are the corrected two-pass algorithm of statistics.h: no
-// E[x^2] - E[x]^2 cancellation. Long rows may be cut into chunks whose
+// E[x^2] - E[x]^2 cancellation; its first pass may read only the start of
+// each row (pilot_length). Long rows may be cut into chunks whose
 // statistics combine exactly (elements_per_chunk).
 
 #include "Halide.h"
@@ -32,6 +33,10 @@ public:
     // chunks of this many elements, summarized apart and then combined
     // (combine_chunks), so that several threads can share one long row.
     GeneratorParam<int> elements_per_chunk{"elements_per_chunk", 0, 0, 1 << 24};
+    // The rough mean that centres the one pass of sums (statistics.h) is
+    // that of the first pilot_length elements of a row or chunk; 0: of all
+    // of them, in a pass of its own.
+    GeneratorParam<int> pilot_length{"pilot_length", 0, 0, 1 << 24};
     LayerNormForwardKnobs knobs;
 
     // Every variant has the same signature, so the runtime can hold them in
@@ -58,7 +63,7 @@ public:
         Func x("x");
         x(e, r) = decode(input(e, r), element_type);
 
-        Expr normalized = define_layer_norm(f, x, row_length, eps, elements_per_chunk);
+        Expr normalized = define_layer_norm(f, x, row_length, eps, elements_per_chunk, pilot_length);
         if (affine != Affine::none) {
             normalized = normalized * decode(weight(e), element_type);
         }

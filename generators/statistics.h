@@ -2,16 +2,20 @@
 // (Chan, Golub and LeVeque), shared by LayerNorm (a group is a row) and
 // BatchNorm (a group is a chunk of one channel):
 //
-//   m    = sum(x) / n                            first pass: a rough mean
-//   d    = x - m,  sums of d and d^2              second pass
+//   m    = mean of a pilot: the group, or its first few values  (a rough mean)
+//   d    = x - m,  sums of d and d^2                              one pass
 //   mean = m + sum(d) / n
 //   M2   = sum(d^2) - sum(d)^2 / n               (sum of squared deviations)
 //
-// The deviations are small, so neither their sums nor M2 cancel the way
-// E[x^2] - E[x]^2 does when |mean| >> std, and sum(d) repairs the rounding
-// of the first sum. d is computed with strict float semantics: otherwise the
-// compiler may reassociate s + (x - m) into (s + x) - m and round at the
-// magnitude of the data again.
+// The formulas are exact for any m; m only has to be near the mean, so that
+// the deviations are small and neither their sums nor M2 cancel the way
+// E[x^2] - E[x]^2 does when |mean| >> std (M2 loses about
+// log2(n (mean - m)^2 / M2) bits). A whole-group pilot makes that nothing
+// but costs a pass; a pilot of the first P values costs almost nothing and,
+// for values that do not sort themselves along the group, leaves
+// (mean - m)^2 near var / P. d is computed with strict float semantics:
+// otherwise the compiler may reassociate s + (x - m) into (s + x) - m and
+// round at the magnitude of the data again.
 #pragma once
 
 #include <string>
@@ -33,10 +37,16 @@ namespace normgen {
 enum class Form { kernel, differentiable };
 
 struct GroupStatistics {
-    Halide::Func sum_of_values;   // first pass
+    Halide::Func pilot_sum;   // over the pilot
     Halide::Func rough_mean;
     Halide::Func deviation_sums;  // second pass: Tuple(sum(d), sum(d^2)) (Form::kernel)
     Halide::Expr mean, m2;        // of the group, in terms of the Funcs above
+};
+
+// The values the rough mean averages: `value` at the points of its own RDom
+// (a prefix of the group, at least one value), `count` of them.
+struct Pilot {
+    Halide::Expr value, count;
 };
 
 // `value` is the group's element at `over_group` (an RDom whose points are
@@ -44,21 +54,30 @@ struct GroupStatistics {
 // `count` the number of elements in it. Where the RDom runs past the group
 // (a short last chunk), `valid` says which points count: they add zero,
 // through a select that vectorizes, where an RDom::where predicate on a
-// vectorized dimension would not.
+// vectorized dimension would not. Without a `pilot`, the rough mean is the
+// whole group's (a pass of its own); Form::differentiable takes none.
 inline GroupStatistics group_statistics(const std::string &name,
                                         const std::vector<Halide::Var> &group,
                                         const Halide::Expr &value, const Halide::Expr &count,
                                         const Halide::Expr &valid = Halide::Expr(),
-                                        Form form = Form::kernel) {
+                                        Form form = Form::kernel,
+                                        const Pilot &pilot = Pilot()) {
     using namespace Halide;
+    if (pilot.value.defined() && form == Form::differentiable) {
+        throw CompileError("Form::differentiable needs the whole group as its pilot");
+    }
     std::vector<Expr> at(group.begin(), group.end());
     GroupStatistics s;
-    s.sum_of_values = Func(name + "_sum_of_values");
-    s.sum_of_values(at) = 0.0f;
-    s.sum_of_values(at) += valid.defined() ? select(valid, value, 0.0f) : value;
+    s.pilot_sum = Func(name + "_pilot_sum");
+    s.pilot_sum(at) = 0.0f;
+    if (pilot.value.defined()) {
+        s.pilot_sum(at) += pilot.value;
+    } else {
+        s.pilot_sum(at) += valid.defined() ? select(valid, value, 0.0f) : value;
+    }
 
     s.rough_mean = Func(name + "_rough_mean");
-    s.rough_mean(at) = s.sum_of_values(at) / count;
+    s.rough_mean(at) = s.pilot_sum(at) / (pilot.value.defined() ? pilot.count : count);
 
     Expr deviation = value - s.rough_mean(at);
     if (form == Form::kernel) deviation = strict_float(deviation);
@@ -75,7 +94,7 @@ inline GroupStatistics group_statistics(const std::string &name,
         Func squares(name + "_squared_deviations");
         squares(at) = 0.0f;
         squares(at) += deviation * deviation;
-        sum_of_deviations = s.sum_of_values(at) - count * s.rough_mean(at);
+        sum_of_deviations = s.pilot_sum(at) - count * s.rough_mean(at);
         sum_of_squares = squares(at);
     }
     s.mean = s.rough_mean(at) + sum_of_deviations / count;

@@ -9,6 +9,8 @@ namespace normgen {
 
 // Declared inside the generator, so each knob is a GeneratorParam.
 struct BatchNormBackwardKnobs {
+    // x86: lanes per vector; 0: the target's natural width.
+    Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
     // x86: native vectors per step of the loops; elements of grad_input per
     // thread-pool task.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};

@@ -10,7 +10,9 @@ namespace normgen {
 // Declared inside the generator, so each knob is a GeneratorParam that
 // add_halide_library(... PARAMS name=value) sets.
 struct BatchNormForwardKnobs {
-    // Native vectors per step of the elementwise loops.
+    // x86: lanes per vector; 0: the target's natural width.
+    Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
+    // Vectors per step of the elementwise loops.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // channels_last: positions (rows of C channels) per thread-pool task of
     // the output. (The statistics' tasks are the generator's chunks.)

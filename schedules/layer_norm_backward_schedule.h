@@ -20,6 +20,8 @@ struct LayerNormBackwardKnobs {
          {"split_rows", RowClass::split_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
+    // x86: lanes per vector; 0: the target's natural width.
+    Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
     // x86: native vectors per step of the loops along a row.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // x86: rows per thread-pool task (grad_input), and rows whose parameter

@@ -27,7 +27,9 @@ struct LayerNormForwardKnobs {
          {"split_rows", RowClass::split_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
-    // Native vectors per step of the elementwise and reduction loops.
+    // x86: lanes per vector; 0: the target's natural width.
+    Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
+    // Vectors per step of the elementwise and reduction loops.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // Rows handed to one thread-pool task.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 4, 1, 1024};

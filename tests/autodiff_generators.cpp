@@ -38,7 +38,7 @@ public:
         w(e) = BoundaryConditions::constant_exterior(weight, 0.0f)(e);
         b(e) = BoundaryConditions::constant_exterior(bias, 0.0f)(e);
         // The differentiable form of the same statistics (statistics.h).
-        Expr normalized = define_layer_norm(f, x, row_length, eps, 0, Form::differentiable);
+        Expr normalized = define_layer_norm(f, x, row_length, eps, 0, 0, Form::differentiable);
         Func y("y");
         y(e, r) = normalized * w(e) + b(e);
 
@@ -51,7 +51,7 @@ public:
         // Every forward stage and its adjoints once, rather than inlined
         // into each use (a row sum recomputed per element).
         GroupStatistics &stats = f.row_statistics;
-        for (Func stage : {stats.sum_of_values, stats.rough_mean, f.row_mean, f.row_rstd, y}) {
+        for (Func stage : {stats.pilot_sum, stats.rough_mean, f.row_mean, f.row_rstd, y}) {
             stage.compute_root();
             Func adjoint = d(stage);
             if (adjoint.defined()) adjoint.compute_root();
@@ -100,7 +100,7 @@ public:
         grad_weight(c) = d(w)(c);
         grad_bias(c) = d(b)(c);
 
-        for (Func stage : {stats.sum_of_values, stats.rough_mean, mean, invstd, f.scale, f.shift, y}) {
+        for (Func stage : {stats.pilot_sum, stats.rough_mean, mean, invstd, f.scale, f.shift, y}) {
             stage.compute_root();
             Func adjoint = d(stage);
             if (adjoint.defined()) adjoint.compute_root();

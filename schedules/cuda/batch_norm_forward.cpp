@@ -24,9 +24,13 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     if (f.mode != BatchNormMode::training) {
         return;
     }
+    if (!f.over_pilot.domain().same_as(f.within_chunk.domain())) {
+        throw CompileError("the CUDA BatchNorm schedule sums whole chunks for the rough mean "
+                           "(pilot_length=0)");
+    }
     const Var &c = f.channel;
     GroupStatistics &stats = f.chunk_statistics;
-    schedule_channel_chunks(f.chunk_summary, {stats.sum_of_values, stats.deviation_sums},
+    schedule_channel_chunks(f.chunk_summary, {stats.pilot_sum, stats.deviation_sums},
                             {stats.rough_mean}, f.within_chunk, f.layout, c, f.chunk,
                             knobs.threads_per_block, knobs.chunks_per_block,
                             knobs.loads_in_flight);

@@ -22,8 +22,9 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
         schedule_rows(f.output, f.element, f.row, {f.mean, f.rstd}, knobs.row_class,
                       knobs.warps_per_block, knobs.threads_per_row, knobs.loads_in_flight);
     GroupStatistics &stats = f.row_statistics;
-    for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-        block_reduction(sum, f.over_row.x, layout.per_block, layout.threads_per_row,
+    for (auto [sum, over] : {std::pair{stats.pilot_sum, f.over_pilot},
+                             std::pair{stats.deviation_sums, f.over_row}}) {
+        block_reduction(sum, over.x, layout.per_block, layout.threads_per_row,
                         knobs.loads_in_flight, layout.row_thread);
     }
     for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {

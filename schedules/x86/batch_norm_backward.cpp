@@ -12,14 +12,14 @@ using namespace Halide;
 
 void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target,
                                   const BatchNormBackwardKnobs &knobs) {
-    const int lanes = target.natural_vector_size<float>();
-    const int step = lanes * knobs.vectors_per_step;
+    const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position, &k = f.chunk;
     // As the forward output; positions per task from elements_per_task.
     Expr inner_extent = f.grad_input.output_buffer().dim(0).extent();
     parallel_batch_norm_elementwise(f.grad_input, f.layout == BatchNormLayout::channels_first, s,
                                     c, n, p, knobs.elements_per_task,
-                                    max(1, knobs.elements_per_task / inner_extent), step);
+                                    max(1, knobs.elements_per_task / inner_extent), lanes,
+                                    knobs.vectors_per_step);
 
     f.coefficients.compute_root();
     f.channel_sums.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);

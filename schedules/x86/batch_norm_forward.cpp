@@ -24,13 +24,13 @@ using namespace Halide;
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
                                  const BatchNormForwardKnobs &knobs) {
-    const int lanes = target.natural_vector_size<float>();
-    const int step = lanes * knobs.vectors_per_step;
+    const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
     f.scale.compute_root();
     f.shift.compute_root();
     parallel_batch_norm_elementwise(f.output, f.layout == BatchNormLayout::channels_first, s, c,
-                                    n, p, knobs.elements_per_task, knobs.positions_per_task, step);
+                                    n, p, knobs.elements_per_task, knobs.positions_per_task, lanes,
+                                    knobs.vectors_per_step);
 
     if (f.mode != BatchNormMode::training) {
         return;
@@ -44,15 +44,15 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         f.chunk_summary.compute_root().fuse(c, k, chunk_of_channel).parallel(chunk_of_channel);
         LoopLevel per_chunk(f.chunk_summary, chunk_of_channel);
         stats.rough_mean.compute_at(per_chunk);
-        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            vectorize_reduction(sum, f.within_chunk.x, per_chunk, lanes, knobs.vectors_per_step);
-        }
+        vectorize_reduction(stats.pilot_sum, f.over_pilot.x, per_chunk, lanes, 1);
+        vectorize_reduction(stats.deviation_sums, f.within_chunk.x, per_chunk, lanes,
+                            knobs.vectors_per_step);
     } else {
         // A chunk is a block of rows of C channels: vectors across channels.
         f.chunk_summary.compute_root().parallel(k);
         LoopLevel per_block(f.chunk_summary, k);
         f.chunk_summary.vectorize(c, lanes, TailStrategy::GuardWithIf);
-        for (Func stat : {stats.sum_of_values, stats.rough_mean, stats.deviation_sums}) {
+        for (Func stat : {stats.pilot_sum, stats.rough_mean, stats.deviation_sums}) {
             stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
         }
         // Channels in blocks of channel_vectors vectors, each block summed
@@ -65,21 +65,22 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // forward (10x slower with 20 channels). Fewer channels than a block
         // take one vector at a time; fewer than a vector, masks.
         Expr channels = f.output.output_buffer().dim(0).extent();
-        auto sum_blocks = [&](Stage sum, int vectors, TailStrategy tail) {
+        auto sum_blocks = [&](Stage sum, const RVar &over, int vectors, TailStrategy tail) {
             Var block("channel_block"), in_block("channel_in_block"), vector("channel_vector");
             sum.split(c, block, in_block, lanes * vectors, tail)
                 .split(in_block, vector, c, lanes, tail)
-                .reorder(c, vector, f.within_chunk.x, block)
+                .reorder(c, vector, over, block)
                 .vectorize(c)
                 .unroll(vector);
         };
         const int vectors = knobs.channel_vectors;
-        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            sum_blocks(sum.update().specialize(channels >= lanes * vectors), vectors,
+        for (auto [sum, over] : {std::pair{stats.pilot_sum, f.over_pilot},
+                                 std::pair{stats.deviation_sums, f.within_chunk}}) {
+            sum_blocks(sum.update().specialize(channels >= lanes * vectors), over.x, vectors,
                        TailStrategy::ShiftInwardsAndBlend);
-            sum_blocks(sum.update().specialize(channels >= lanes), 1,
+            sum_blocks(sum.update().specialize(channels >= lanes), over.x, 1,
                        TailStrategy::ShiftInwardsAndBlend);
-            sum_blocks(sum.update(), vectors, TailStrategy::GuardWithIf);
+            sum_blocks(sum.update(), over.x, vectors, TailStrategy::GuardWithIf);
         }
     }
     for (Func combined : {f.channel_combination.offset_sum, f.channel_combination.spread}) {

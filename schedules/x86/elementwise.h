@@ -5,38 +5,61 @@
 
 namespace normgen::x86 {
 
-// Vectorizes `var` of f's pure definition, `width` lanes at a time, as the
-// last directive on f. Where the loop is at least one vector long, its last
-// vector shifts inwards to overlap the one before (a few values are written
-// twice, with the same result) instead of being masked: AMD CPUs run masked
-// stores (vmaskmovps) in microcode, and a masked tail per row or plane cost
-// up to half the time of short rows. Shorter loops use masked vectors.
-inline void vectorize_elementwise(Halide::Func f, const Halide::Var &var,
-                                  const Halide::Expr &extent, int width) {
+// Lanes per vector: the `vector_width` knob, or the target's natural width
+// for 0. (On the AMD EPYC of the benchmarks, AVX-512 code ran faster with
+// 8-lane vectors, its 16-lane instructions being split in two.)
+inline int vector_lanes(const Halide::Target &target, int vector_width) {
+    return vector_width > 0 ? vector_width : target.natural_vector_size<float>();
+}
+
+// Splits `var` of `stage` into steps of lanes x vectors values: `vectors`
+// instructions of `lanes` lanes each, unrolled. (One vector `lanes x
+// vectors` wide would leave the instruction width to LLVM, which picks the
+// widest the target has.)
+inline void vectorize_in_steps(Halide::Stage stage, const Halide::Var &var, int lanes,
+                               int vectors, Halide::TailStrategy tail) {
     using namespace Halide;
-    f.specialize(extent >= width).vectorize(var, width, TailStrategy::ShiftInwards);
-    f.vectorize(var, width, TailStrategy::GuardWithIf);
+    Var in_step("in_step"), vector("vector"), lane("lane");
+    stage.split(var, var, in_step, lanes * vectors, tail)
+        .split(in_step, vector, lane, lanes)
+        .vectorize(lane)
+        .unroll(vector);
+}
+
+// Vectorizes `var` of f's pure definition in steps of lanes x vectors
+// values, as the last directive on f. Where the loop is at least one step
+// long, its last step shifts inwards to overlap the one before (a few values
+// are written twice, with the same result) instead of being masked: AMD
+// CPUs run masked stores (vmaskmovps) in microcode, and a masked tail per
+// row or plane cost up to half the time of short rows. Shorter loops use
+// masked vectors.
+inline void vectorize_elementwise(Halide::Func f, const Halide::Var &var,
+                                  const Halide::Expr &extent, int lanes, int vectors = 1) {
+    using namespace Halide;
+    vectorize_in_steps(f.specialize(extent >= lanes * vectors), var, lanes, vectors,
+                       TailStrategy::ShiftInwards);
+    f.vectorize(var, lanes, TailStrategy::GuardWithIf);
 }
 
 // Splits each row of f(element, row) into tasks of `task` elements (a
-// multiple of `step`) that threads take, so that even a single row uses
-// every thread; vectorized by `step`. Where a row holds a whole task, its
-// last task shifts inwards instead of being masked (see
+// multiple of a step, lanes x vectors) that threads take, so that even a
+// single row uses every thread; vectorized in steps. Where a row holds a
+// whole task, its last task shifts inwards instead of being masked (see
 // vectorize_elementwise).
 inline void parallel_row_pieces(Halide::Func f, const Halide::Var &element,
                                 const Halide::Var &row, const Halide::Expr &row_length, int task,
-                                int step) {
+                                int lanes, int vectors) {
     using namespace Halide;
     Var block("block"), in_block("in_block"), row_block("row_block");
-    f.specialize(row_length >= task)
-        .split(element, block, in_block, task, TailStrategy::ShiftInwards)
-        .fuse(block, row, row_block)
-        .parallel(row_block)
-        .vectorize(in_block, step);
+    Stage whole_tasks = f.specialize(row_length >= task)
+                            .split(element, block, in_block, task, TailStrategy::ShiftInwards)
+                            .fuse(block, row, row_block)
+                            .parallel(row_block);
+    vectorize_in_steps(whole_tasks, in_block, lanes, vectors, TailStrategy::RoundUp);
     f.split(element, block, in_block, task, TailStrategy::GuardWithIf)
         .fuse(block, row, row_block)
         .parallel(row_block)
-        .vectorize(in_block, step, TailStrategy::GuardWithIf);
+        .vectorize(in_block, lanes, TailStrategy::GuardWithIf);
 }
 
 // BatchNorm's elementwise output (forward output, backward grad_input) in
@@ -52,7 +75,8 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
                                             const Halide::Var &channel,
                                             const Halide::Var &sample,
                                             const Halide::Var &position, int elements_per_task,
-                                            const Halide::Expr &positions_per_task, int step) {
+                                            const Halide::Expr &positions_per_task, int lanes,
+                                            int vectors) {
     using namespace Halide;
     // The innermost dimension: a plane (channels_first) or the channels.
     Expr inner_extent = f.output_buffer().dim(0).extent();
@@ -62,12 +86,12 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
         f.fuse(channel, sample, plane)
             .split(plane, plane_block, plane_in_block, planes_per_task, TailStrategy::GuardWithIf)
             .parallel(plane_block);
-        vectorize_elementwise(f, spatial, inner_extent, step);
+        vectorize_elementwise(f, spatial, inner_extent, lanes, vectors);
     } else {
         Var block("block"), in_block("in_block");
         f.split(position, block, in_block, positions_per_task, TailStrategy::GuardWithIf)
             .parallel(block);
-        vectorize_elementwise(f, channel, inner_extent, step);
+        vectorize_elementwise(f, channel, inner_extent, lanes, vectors);
     }
 }
 

@@ -23,9 +23,8 @@ namespace {
 // Each block of rows_per_task rows sums its rows into its own partial sums;
 // returns the stage that does. Its loop over blocks is `block_var`, which
 // compute_with finds by name.
-Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, const Target &target,
-                           int rows_per_task, const Var &block_var) {
-    const int lanes = target.natural_vector_size<float>();
+Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, int lanes, int rows_per_task,
+                           const Var &block_var) {
     const Var &e = f.element;
     RVar block("block"), row_in_block("row_in_block");
     Func partial = f.column_sums.update()
@@ -47,12 +46,13 @@ Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, const Target &tar
 
 // split_rows: rows too long for one task (a single row may be the whole
 // tensor). Threads sum the chunks of elements_per_task elements of each row,
-// then write grad_input in blocks of as many elements; the parameter sums
-// run across rows in parallel blocks of elements. x and dy are read three
-// times (row sums, grad_input, parameter sums): no row fits in cache whole.
+// then write grad_input in blocks of as many elements; the parameter
+// gradients run across rows in parallel blocks of elements. x and dy are
+// read three times (row sums, grad_input, parameter sums): no row fits in
+// cache whole.
 void schedule_split_rows(LayerNormBackwardFuncs &f, const Target &target,
                          const LayerNormBackwardKnobs &knobs) {
-    const int lanes = target.natural_vector_size<float>();
+    const int lanes = vector_lanes(target, knobs.vector_width);
     const int step = lanes * knobs.vectors_per_step;
     const int task = (knobs.elements_per_task + step - 1) / step * step;
     const Var &e = f.element, &r = f.row;
@@ -69,20 +69,25 @@ void schedule_split_rows(LayerNormBackwardFuncs &f, const Target &target,
     f.row_sums.compute_root();
 
     parallel_row_pieces(f.grad_input, e, r, f.grad_input.output_buffer().dim(0).extent(), task,
-                        step);
+                        lanes, knobs.vectors_per_step);
 
+    // The parameter gradients in blocks of elements, each block's column
+    // sums into a buffer of its own, written out while it is in L1: rows
+    // this long make grad_weight and grad_bias as large as a row, and a
+    // whole-row buffer of sums would be one more pass over that much memory.
     LayerNormBackwardParameterFuncs &p = f.parameters;
     Var element_block("element_block"), in_element_block("in_element_block");
-    p.column_sums.compute_root();
-    p.column_sums.update()
-        .split(p.element, element_block, in_element_block, task, TailStrategy::GuardWithIf)
-        .reorder(in_element_block, p.over_rows.x, element_block)
-        .parallel(element_block)
-        .vectorize(in_element_block, lanes, TailStrategy::GuardWithIf);
-    p.column_sums.vectorize(p.element, lanes, TailStrategy::GuardWithIf);
     for (Func gradient : {p.grad_weight, p.grad_bias}) {
-        gradient.vectorize(p.element, lanes, TailStrategy::GuardWithIf);
+        gradient.split(p.element, element_block, in_element_block, task, TailStrategy::GuardWithIf)
+            .parallel(element_block)
+            .vectorize(in_element_block, lanes, TailStrategy::GuardWithIf);
     }
+    p.grad_bias.compute_with(p.grad_weight, element_block);
+    p.column_sums.compute_at(p.grad_weight, element_block)
+        .vectorize(p.element, lanes, TailStrategy::GuardWithIf);
+    p.column_sums.update()
+        .reorder(p.element, p.over_rows.x)
+        .vectorize(p.element, lanes, TailStrategy::GuardWithIf);
 }
 
 }  // namespace
@@ -93,7 +98,7 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
         schedule_split_rows(f, target, knobs);
         return;
     }
-    const int lanes = target.natural_vector_size<float>();
+    const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &e = f.element, &r = f.row;
     Var row_block("row_block"), row_in_block("row_in_block");
     Func grad_input = f.grad_input;
@@ -101,7 +106,7 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
     grad_input.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
         .parallel(row_block);
     if (knobs.row_class == RowClass::long_rows) {
-        vectorize_elementwise(grad_input, e, row_length, lanes * knobs.vectors_per_step);
+        vectorize_elementwise(grad_input, e, row_length, lanes, knobs.vectors_per_step);
         vectorize_reduction(f.row_sums, f.over_row.x, LoopLevel(grad_input, row_in_block), lanes,
                             knobs.vectors_per_step);
     } else if (knobs.row_class == RowClass::short_rows) {
@@ -123,7 +128,7 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
         throw CompileError("the x86 LayerNorm backward schedules are long_rows, short_rows and "
                            "split_rows");
     }
-    schedule_column_sums(f.parameters, target, knobs.rows_per_task, row_block)
+    schedule_column_sums(f.parameters, lanes, knobs.rows_per_task, row_block)
         .compute_with(grad_input, row_block);
 }
 
@@ -131,7 +136,8 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
 void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
                                              const Target &target,
                                              const LayerNormBackwardKnobs &knobs) {
-    schedule_column_sums(f, target, knobs.rows_per_task, Var("row_block"));
+    schedule_column_sums(f, vector_lanes(target, knobs.vector_width), knobs.rows_per_task,
+                         Var("row_block"));
 }
 
 }  // namespace normgen::x86

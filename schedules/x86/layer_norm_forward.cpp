@@ -33,22 +33,23 @@ void schedule_split_rows(LayerNormForwardFuncs &f, const Target &target,
     if (!f.chunked) {
         throw CompileError("row_class=split_rows needs elements_per_chunk > 0");
     }
-    const int lanes = target.natural_vector_size<float>();
+    const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &e = f.element, &r = f.row, &k = f.chunk;
     Var row_chunk("row_chunk");
     f.chunk_summary.compute_root().fuse(r, k, row_chunk).parallel(row_chunk);
     LoopLevel per_chunk(f.chunk_summary, row_chunk);
     f.chunk_statistics.rough_mean.compute_at(per_chunk);
-    for (Func sum : {f.chunk_statistics.sum_of_values, f.chunk_statistics.deviation_sums}) {
-        vectorize_reduction(sum, f.within_chunk.x, per_chunk, lanes, knobs.vectors_per_step);
-    }
+    vectorize_reduction(f.chunk_statistics.pilot_sum, f.over_pilot.x, per_chunk, lanes, 1);
+    vectorize_reduction(f.chunk_statistics.deviation_sums, f.within_chunk.x, per_chunk, lanes,
+                        knobs.vectors_per_step);
     for (Func stat : {f.row_combination.offset_sum, f.row_combination.spread, f.row_mean, f.row_rstd}) {
         stat.compute_root();
     }
 
     const int step = lanes * knobs.vectors_per_step;
     const int task = (knobs.elements_per_task + step - 1) / step * step;
-    parallel_row_pieces(f.output, e, r, f.output.output_buffer().dim(0).extent(), task, step);
+    parallel_row_pieces(f.output, e, r, f.output.output_buffer().dim(0).extent(), task, lanes,
+                        knobs.vectors_per_step);
 }
 
 }  // namespace
@@ -62,8 +63,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     if (f.chunked) {
         throw CompileError("elements_per_chunk > 0 needs row_class=split_rows");
     }
-    const int lanes = target.natural_vector_size<float>();
-    const int step = lanes * knobs.vectors_per_step;
+    const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &e = f.element, &r = f.row;
     Var row_block("row_block"), row_in_block("row_in_block");
     Func output = f.output, mean = f.mean, rstd = f.rstd;
@@ -77,7 +77,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     rstd.compute_with(output, row_in_block);
 
     if (knobs.row_class == RowClass::long_rows) {
-        vectorize_elementwise(output, e, row_length, step);
+        vectorize_elementwise(output, e, row_length, lanes, knobs.vectors_per_step);
         // Each row's statistics, then its output, while the row is in L1.
         // (Computing a whole task's statistics first measured 5-8% slower
         // on 4096x768 and 4096x1024, interleaved runs of both builds.)
@@ -86,15 +86,17 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
         for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
             stat.compute_at(per_row);
         }
-        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
-            vectorize_reduction(sum, f.over_row.x, per_row, lanes, knobs.vectors_per_step);
-        }
+        // The pilot is short (or the whole row, where the algorithm asks):
+        // one accumulator.
+        vectorize_reduction(stats.pilot_sum, f.over_pilot.x, per_row, lanes, 1);
+        vectorize_reduction(stats.deviation_sums, f.over_row.x, per_row, lanes,
+                            knobs.vectors_per_step);
     } else {
         // One row per lane: the statistics of a whole block of rows are
         // computed together, vectorized across rows.
         LoopLevel per_block(output, row_block);
         GroupStatistics &stats = f.row_statistics;
-        for (Func stat : {stats.sum_of_values, stats.rough_mean, stats.deviation_sums, f.row_mean,
+        for (Func stat : {stats.pilot_sum, stats.rough_mean, stats.deviation_sums, f.row_mean,
                           f.row_rstd}) {
             stat.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
@@ -102,11 +104,12 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
         // rows longer than this class is meant for; summing chunks first
         // keeps every partial sum short at no cost to short rows.
         const int chunk_length = 128;
-        for (Func sum : {stats.sum_of_values, stats.deviation_sums}) {
+        for (auto [sum, over] : {std::pair{stats.pilot_sum, f.over_pilot},
+                                 std::pair{stats.deviation_sums, f.over_row}}) {
             RVar chunk("chunk"), in_chunk("in_chunk");
             Var chunk_var("chunk_var");
             Func partial = sum.update()
-                               .split(f.over_row.x, chunk, in_chunk, chunk_length,
+                               .split(over.x, chunk, in_chunk, chunk_length,
                                       TailStrategy::GuardWithIf)
                                .rfactor(chunk, chunk_var);
             partial.compute_at(per_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
