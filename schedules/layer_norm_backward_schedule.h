@@ -30,6 +30,9 @@ struct LayerNormBackwardKnobs {
     // x86 split_rows: elements of a row per thread-pool task (rows too long
     // for one thread to take whole).
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
+    // x86 split_rows: elements of grad_weight and grad_bias whose sums over
+    // the rows a task holds at once (on the stack: a constant size).
+    Halide::GeneratorParam<int> elements_per_sum_block{"elements_per_sum_block", 1024, 1, 1 << 16};
     // CUDA, as LayerNormForwardKnobs.
     Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
     Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};

@@ -72,18 +72,22 @@ void schedule_split_rows(LayerNormBackwardFuncs &f, const Target &target,
                         lanes, knobs.vectors_per_step);
 
     // The parameter gradients in blocks of elements, each block's column
-    // sums into a buffer of its own, written out while it is in L1: rows
-    // this long make grad_weight and grad_bias as large as a row, and a
-    // whole-row buffer of sums would be one more pass over that much memory.
+    // sums into a small buffer of its own, written out while it is in L1:
+    // rows this long make grad_weight and grad_bias as large as a row, and a
+    // whole-row buffer of sums would be one more pass over that much memory
+    // (a task-sized one, on the heap, cost a page fault per page and call).
     LayerNormBackwardParameterFuncs &p = f.parameters;
-    Var element_block("element_block"), in_element_block("in_element_block");
+    Var element_block("element_block"), sum_block("sum_block"), in_sum_block("in_sum_block");
+    const int sum_block_length = std::min<int>(knobs.elements_per_sum_block, task);
     for (Func gradient : {p.grad_weight, p.grad_bias}) {
-        gradient.split(p.element, element_block, in_element_block, task, TailStrategy::GuardWithIf)
+        gradient.split(p.element, element_block, p.element, task, TailStrategy::GuardWithIf)
+            .split(p.element, sum_block, in_sum_block, sum_block_length, TailStrategy::GuardWithIf)
             .parallel(element_block)
-            .vectorize(in_element_block, lanes, TailStrategy::GuardWithIf);
+            .vectorize(in_sum_block, lanes, TailStrategy::GuardWithIf);
     }
-    p.grad_bias.compute_with(p.grad_weight, element_block);
-    p.column_sums.compute_at(p.grad_weight, element_block)
+    p.grad_bias.compute_with(p.grad_weight, sum_block);
+    p.column_sums.compute_at(p.grad_weight, sum_block)
+        .bound_storage(p.element, sum_block_length)
         .vectorize(p.element, lanes, TailStrategy::GuardWithIf);
     p.column_sums.update()
         .reorder(p.element, p.over_rows.x)
