@@ -71,6 +71,7 @@ public:
         Func invstd("invstd");
         invstd(c) = params.mode == BatchNormMode::training ? invstd_or_var(c)
                                                     : 1.0f / sqrt(invstd_or_var(c) + eps);
+        f.invstd = invstd;
 
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());

@@ -10,6 +10,8 @@ struct BatchNormBackwardFuncs {
     BatchNormLayout layout;
     BatchNormMode mode;  // inference: the evaluation-mode backward
     Halide::Var spatial, channel, sample, position;
+    // Per channel: the saved invstd (training), or 1 / sqrt(running_var + eps).
+    Halide::Func invstd;
     // Each channel's sums come in the chunks of channel_chunks.h, summed
     // per (channel, chunk), then per channel.
     Halide::Var chunk;

@@ -15,6 +15,9 @@ struct BatchNormBackwardKnobs {
     // thread-pool task.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
+    // x86 channels_last: vectors of channels whose sums stay in registers
+    // while a chunk's positions stream by.
+    Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 4, 1, 16};
     // CUDA, as BatchNormForwardKnobs.
     Halide::GeneratorParam<int> threads_per_block{"threads_per_block", 256, 32, 1024};
     Halide::GeneratorParam<int> chunks_per_block{"chunks_per_block", 8, 1, 32};

@@ -55,33 +55,11 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         for (Func stat : {stats.pilot_sum, stats.rough_mean, stats.deviation_sums}) {
             stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
         }
-        // Channels in blocks of channel_vectors vectors, each block summed
-        // over the chunk's positions before the next: its accumulators stay
-        // in registers instead of making a round trip through memory per
-        // position. The last block overlaps the one before it
-        // (ShiftInwardsAndBlend: full vectors, the overlap's old sums blended
-        // back in) rather than being masked: a masked accumulator is a masked
-        // store then a masked load every position, which AMD CPUs cannot
-        // forward (10x slower with 20 channels). Fewer channels than a block
-        // take one vector at a time; fewer than a vector, masks.
         Expr channels = f.output.output_buffer().dim(0).extent();
-        auto sum_blocks = [&](Stage sum, const RVar &over, int vectors, TailStrategy tail) {
-            Var block("channel_block"), in_block("channel_in_block"), vector("channel_vector");
-            sum.split(c, block, in_block, lanes * vectors, tail)
-                .split(in_block, vector, c, lanes, tail)
-                .reorder(c, vector, over, block)
-                .vectorize(c)
-                .unroll(vector);
-        };
-        const int vectors = knobs.channel_vectors;
-        for (auto [sum, over] : {std::pair{stats.pilot_sum, f.over_pilot},
-                                 std::pair{stats.deviation_sums, f.within_chunk}}) {
-            sum_blocks(sum.update().specialize(channels >= lanes * vectors), over.x, vectors,
-                       TailStrategy::ShiftInwardsAndBlend);
-            sum_blocks(sum.update().specialize(channels >= lanes), over.x, 1,
-                       TailStrategy::ShiftInwardsAndBlend);
-            sum_blocks(sum.update(), over.x, vectors, TailStrategy::GuardWithIf);
-        }
+        vectorize_across_channels(stats.pilot_sum, c, f.over_pilot.x, channels, lanes,
+                                  knobs.channel_vectors);
+        vectorize_across_channels(stats.deviation_sums, c, f.within_chunk.x, channels, lanes,
+                                  knobs.channel_vectors);
     }
     for (Func combined : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
         combined.compute_root().vectorize(c, lanes, TailStrategy::GuardWithIf);
