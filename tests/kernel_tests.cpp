@@ -291,8 +291,8 @@ TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
 // group's first element) cancels when the guess is far off; the kernels
 // centre their sums on the mean of the start of each row (statistics.h),
 // which must not care where the outliers sit: one leading outlier, or a
-// start of the row (the kernels' 64-value pilot, up to half the row) unlike
-// the rest.
+// start of the row unlike the rest (64 values, the shortest pilot of long
+// rows, or half the row).
 constexpr float kOutlier = 300.0f;
 
 TEST_CASE("LayerNorm statistics do not depend on the start of a row being typical") {
