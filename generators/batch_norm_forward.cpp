@@ -36,8 +36,8 @@ class BatchNormForward : public Generator<BatchNormForward> {
 public:
     BatchNormParams params;
     // Training: the rough mean that centres each chunk's one pass of sums
-    // (statistics.h) is that of about its first pilot_length values; 0: of
-    // all of them, in a pass of its own.
+    // (statistics.h) is that of its first pilot_length values, or of its
+    // first 16th where more; 0: of all of them, in a pass of its own.
     GeneratorParam<int> pilot_length{"pilot_length", 0, 0, 1 << 24};
     BatchNormForwardKnobs knobs;
 

@@ -31,10 +31,11 @@ struct ChannelChunks {
     // in chunk k of channel c; the clamp keeps a missing sample's read in
     // bounds.
     std::function<Halide::Expr(const Halide::Func &, const Halide::Expr &)> value;
-    // The first values of chunk k of channel c, about `length` of them, at
-    // the points of `over_pilot` (set here): the pilot of its rough mean
-    // (statistics.h). channels_last's short last chunk repeats its last
-    // position, which only moves the rough mean.
+    // The first values of chunk k of channel c, `length` of them or a 16th
+    // of the chunk where more (pilot_fraction), at the points of
+    // `over_pilot` (set here): the pilot of its rough mean (statistics.h).
+    // A short last chunk repeats its last sample or position, which only
+    // moves the rough mean.
     std::function<Pilot(const Halide::Func &, const Halide::Expr &, int length,
                         Halide::RDom &over_pilot)>
         pilot;
@@ -63,11 +64,15 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
             return f(c, r.x, min(k * group + r.y, samples - 1));
         };
         chunks.count = (samples + group - 1) / group;
-        chunks.pilot = [k, group, plane](const Func &f, const Expr &c, int length,
-                                         RDom &over_pilot) {
-            Expr count = min(plane, length);
-            over_pilot = RDom(0, count, "over_pilot");
-            return Pilot{f(c, over_pilot, k * group), cast<float>(count)};
+        chunks.pilot = [k, group, plane, samples](const Func &f, const Expr &c, int length,
+                                                  RDom &over_pilot) {
+            // The start of the first plane, or whole planes where a 16th of
+            // the chunk is more than one.
+            Expr sites = min(plane, max(length, plane * group / pilot_fraction));
+            Expr planes = max(1, group / pilot_fraction);
+            over_pilot = RDom(0, sites, 0, planes, "over_pilot");
+            Expr sample = min(k * group + over_pilot.y, samples - 1);
+            return Pilot{f(c, over_pilot.x, sample), cast<float>(sites * planes)};
         };
     } else {
         Expr channels = extents[0], positions = extents[1];
@@ -84,9 +89,10 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         chunks.count = (positions + chunk - 1) / chunk;
         chunks.pilot = [k, chunk, positions](const Func &f, const Expr &c, int length,
                                              RDom &over_pilot) {
-            over_pilot = RDom(0, length, "over_pilot");
+            Expr count = max(length, chunk / pilot_fraction);
+            over_pilot = RDom(0, count, "over_pilot");
             return Pilot{f(c, min(k * chunk + over_pilot, positions - 1), 0),
-                         cast<float>(length)};
+                         cast<float>(count)};
         };
     }
     return chunks;

@@ -9,11 +9,6 @@
 
 namespace normgen {
 
-// A pilot (statistics.h) takes at least this fraction of a row or chunk, so
-// that however the row is ordered its M2 loses at most about log2(16) = 4
-// bits to the shift.
-constexpr int pilot_fraction = 16;
-
 // Each row's statistics from chunks of `chunk` elements, summarized apart
 // and then combined (combine_chunks), so that several threads can share one
 // long row.

@@ -43,6 +43,11 @@ struct GroupStatistics {
     Halide::Expr mean, m2;        // of the group, in terms of the Funcs above
 };
 
+// A pilot takes at least this fraction of its group, so that however the
+// group is ordered its M2 loses at most about log2(16) = 4 bits to the
+// shift: (mean - m)^2 / var is at most about n / pilot.
+constexpr int pilot_fraction = 16;
+
 // The values the rough mean averages: `value` at the points of its own RDom
 // (a prefix of the group, at least one value), `count` of them.
 struct Pilot {
