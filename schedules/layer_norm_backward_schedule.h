@@ -27,6 +27,9 @@ struct LayerNormBackwardKnobs {
     // x86: rows per thread-pool task (grad_input), and rows whose parameter
     // gradients one task sums before the tasks' partial sums are added.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 16, 1, 1 << 16};
+    // x86 long_rows: fewer rows per task where the rows would make fewer
+    // than fewest_tasks tasks.
+    Halide::GeneratorParam<int> fewest_tasks{"fewest_tasks", 4, 1, 1 << 16};
     // x86 split_rows: elements of a row per thread-pool task (rows too long
     // for one thread to take whole).
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};

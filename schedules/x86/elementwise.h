@@ -12,6 +12,12 @@ inline int vector_lanes(const Halide::Target &target, int vector_width) {
     return vector_width > 0 ? vector_width : target.natural_vector_size<float>();
 }
 
+// Rows per thread-pool task: `most`, or fewer where `rows` would otherwise
+// make fewer than `fewest_tasks` tasks, so that every thread gets work.
+inline Halide::Expr rows_per_task(const Halide::Expr &rows, int most, int fewest_tasks) {
+    return Halide::clamp(rows / fewest_tasks, 1, most);
+}
+
 // Splits `var` of `stage` into steps of lanes x vectors values: `vectors`
 // instructions of `lanes` lanes each, unrolled. (One vector `lanes x
 // vectors` wide would leave the instruction width to LLVM, which picks the

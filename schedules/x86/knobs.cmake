@@ -15,7 +15,10 @@ set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_lengt
 # threads: 2.9 -> 1.8 ms; backward 4.1 -> 3.2 ms).
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_last vectors_per_step=1 positions_per_task=256
     elements_per_chunk=32768 pilot_length=16)
-set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows row_class=long_rows vectors_per_step=4 rows_per_task=16)
+# long_rows: tasks of 64 rows, fewer where there would be fewer than 4 tasks (see
+# schedules/x86/layer_norm_backward.cpp).
+set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows row_class=long_rows vectors_per_step=4 rows_per_task=64
+    fewest_tasks=4)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_task=1024)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_step=2 elements_per_task=16384)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
