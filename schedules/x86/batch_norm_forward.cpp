@@ -1,5 +1,5 @@
 // BatchNorm forward on x86 CPUs (AVX-512, AVX2, SSE4.1 from one schedule:
-// the vector width follows the target).
+// the vector width follows the target or the vector_width knob).
 //
 // Training reads the input twice (statistics, then output) unless it fits in
 // cache, because no output element can be written before its channel's

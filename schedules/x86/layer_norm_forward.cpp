@@ -1,5 +1,5 @@
 // LayerNorm forward on x86 CPUs (AVX-512, AVX2, SSE4.1 from one schedule:
-// the vector width follows the target).
+// the vector width follows the target or the vector_width knob).
 //
 // Rows are independent, so threads take blocks of rows. Per row, both sums
 // and the output are computed while the row is still in L1/L2: the input

@@ -47,6 +47,9 @@ inline void vectorize_reduction(Halide::Func f, const Halide::RVar &over,
     }
     folded.compute_at(at).reorder_storage(folded_order).vectorize(folded_lane, lanes);
     folded.update().reorder(folded_lane, accumulator).vectorize(folded_lane).unroll(accumulator);
+    // The last `lanes` values add up in shuffles (a vector reduction), not
+    // a scalar loop through the stack: that loop ran once per row.
+    f.update().atomic().vectorize(accumulator_lane);
 }
 
 // Vectorizes f(c, ...) += g(c, over, ...) across the channels c (the
