@@ -31,8 +31,8 @@ struct ChannelChunks {
     // in chunk k of channel c; the clamp keeps a missing sample's read in
     // bounds.
     std::function<Halide::Expr(const Halide::Func &, const Halide::Expr &)> value;
-    // The first values of chunk k of channel c, `length` of them or a 16th
-    // of the chunk where more (pilot_fraction), at the points of
+    // The first pilot_size(chunk, length) values of chunk k of channel c
+    // (statistics.h), at the points of
     // `over_pilot` (set here): the pilot of its rough mean (statistics.h).
     // A short last chunk repeats its last sample or position, which only
     // moves the rough mean.
@@ -66,9 +66,9 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         chunks.count = (samples + group - 1) / group;
         chunks.pilot = [k, group, plane, samples](const Func &f, const Expr &c, int length,
                                                   RDom &over_pilot) {
-            // The start of the first plane, or whole planes where a 16th of
-            // the chunk is more than one.
-            Expr sites = min(plane, max(length, plane * group / pilot_fraction));
+            // The start of the first plane, or whole planes where the
+            // pilot is longer than one plane.
+            Expr sites = min(plane, pilot_size(plane * group, length));
             Expr planes = max(1, group / pilot_fraction);
             over_pilot = RDom(0, sites, 0, planes, "over_pilot");
             Expr sample = min(k * group + over_pilot.y, samples - 1);
@@ -89,7 +89,7 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         chunks.count = (positions + chunk - 1) / chunk;
         chunks.pilot = [k, chunk, positions](const Func &f, const Expr &c, int length,
                                              RDom &over_pilot) {
-            Expr count = max(length, chunk / pilot_fraction);
+            Expr count = pilot_size(chunk, length);
             over_pilot = RDom(0, count, "over_pilot");
             return Pilot{f(c, min(k * chunk + over_pilot, positions - 1), 0),
                          cast<float>(count)};

@@ -28,10 +28,10 @@ inline void define_chunked_row_statistics(LayerNormForwardFuncs &f, Halide::Func
     Pilot pilot;
     if (pilot_length > 0) {
         // The chunk's first values; past a short last chunk's end, zeros.
-        f.over_pilot =
-            RDom(0, std::min(std::max(pilot_length, chunk / pilot_fraction), chunk), "over_pilot");
+        f.over_pilot = RDom(0, pilot_size(chunk, pilot_length), "over_pilot");
         Expr pilot_index = k * chunk + f.over_pilot;
-        pilot.value = select(pilot_index < row_length, x(min(pilot_index, row_length - 1), r), 0.0f);
+        pilot.value =
+            select(pilot_index < row_length, x(min(pilot_index, row_length - 1), r), 0.0f);
         pilot.count = cast<float>(min(f.over_pilot.x.extent(), chunk_length(k)));
     } else {
         f.over_pilot = f.within_chunk;
@@ -50,9 +50,9 @@ inline void define_chunked_row_statistics(LayerNormForwardFuncs &f, Halide::Func
 // elements_per_chunk = 0, else chunks), f.row_mean and f.row_rstd, and
 // returns the normalized value at (f.element, f.row), before any affine
 // parameters. The rough mean of a row (or chunk) is that of its first
-// pilot_length elements (or its first 16th, where longer), or of all of
-// them for pilot_length = 0 (see statistics.h). (Form::differentiable is for the autodiff check only, and
-// takes whole rows and pilots.)
+// pilot_size(n, pilot_length) elements, or of all of them for
+// pilot_length = 0 (see statistics.h). (Form::differentiable is for the
+// autodiff check only, and takes whole rows and pilots.)
 inline Halide::Expr define_layer_norm(LayerNormForwardFuncs &f, Halide::Func x,
                                       Halide::Expr row_length, Halide::Expr eps,
                                       int elements_per_chunk, int pilot_length,
@@ -65,7 +65,7 @@ inline Halide::Expr define_layer_norm(LayerNormForwardFuncs &f, Halide::Func x,
     if (elements_per_chunk == 0) {
         Pilot pilot;
         if (pilot_length > 0) {
-            Expr pilot_count = min(row_length, max(pilot_length, row_length / pilot_fraction));
+            Expr pilot_count = pilot_size(row_length, pilot_length);
             f.over_pilot = RDom(0, pilot_count, "over_pilot");
             pilot = {x(f.over_pilot, r), cast<float>(pilot_count)};
         } else {

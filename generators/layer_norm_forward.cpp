@@ -63,7 +63,8 @@ public:
         Func x("x");
         x(e, r) = decode(input(e, r), element_type);
 
-        Expr normalized = define_layer_norm(f, x, row_length, eps, elements_per_chunk, pilot_length);
+        Expr normalized =
+            define_layer_norm(f, x, row_length, eps, elements_per_chunk, pilot_length);
         if (affine != Affine::none) {
             normalized = normalized * decode(weight(e), element_type);
         }

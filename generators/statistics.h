@@ -37,9 +37,9 @@ namespace normgen {
 enum class Form { kernel, differentiable };
 
 struct GroupStatistics {
-    Halide::Func pilot_sum;   // over the pilot
+    Halide::Func pilot_sum;       // over the pilot
     Halide::Func rough_mean;
-    Halide::Func deviation_sums;  // second pass: Tuple(sum(d), sum(d^2)) (Form::kernel)
+    Halide::Func deviation_sums;  // the pass: Tuple(sum(d), sum(d^2)) (Form::kernel)
     Halide::Expr mean, m2;        // of the group, in terms of the Funcs above
 };
 
@@ -47,6 +47,12 @@ struct GroupStatistics {
 // group is ordered its M2 loses at most about log2(16) = 4 bits to the
 // shift: (mean - m)^2 / var is at most about n / pilot.
 constexpr int pilot_fraction = 16;
+
+// How many values a pilot of a group of `group_size` takes: `length`, or
+// the group's first 16th where that is more, and at most the whole group.
+inline Halide::Expr pilot_size(const Halide::Expr &group_size, int length) {
+    return Halide::min(group_size, Halide::max(length, group_size / pilot_fraction));
+}
 
 // The values the rough mean averages: `value` at the points of its own RDom
 // (a prefix of the group, at least one value), `count` of them.

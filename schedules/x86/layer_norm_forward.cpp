@@ -42,7 +42,8 @@ void schedule_split_rows(LayerNormForwardFuncs &f, const Target &target,
     vectorize_reduction(f.chunk_statistics.pilot_sum, f.over_pilot.x, per_chunk, lanes, 1);
     vectorize_reduction(f.chunk_statistics.deviation_sums, f.within_chunk.x, per_chunk, lanes,
                         knobs.vectors_per_step);
-    for (Func stat : {f.row_combination.offset_sum, f.row_combination.spread, f.row_mean, f.row_rstd}) {
+    for (Func stat :
+         {f.row_combination.offset_sum, f.row_combination.spread, f.row_mean, f.row_rstd}) {
         stat.compute_root();
     }
 
