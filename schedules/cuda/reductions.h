@@ -39,9 +39,14 @@ inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Hali
     Func partial = f.update()
                        .split(over, run, thread, threads, TailStrategy::GuardWithIf)
                        .rfactor(thread, partial_thread);
+    // rfactor appends its new dimension after the group's, so the group
+    // loop is the inner one: the reorder makes `inner` the threads' x, and
+    // leaves the loops inside each thread (the partial's rows) empty. Left
+    // outside, Halide sized the partial's buffer for one row and indexed it
+    // for all: wrong sums and out-of-bounds writes on the GPU.
     auto on_threads = [&](Stage stage, const Var &inner) {
         if (group_thread) {
-            stage.gpu_threads(inner, *group_thread);
+            stage.reorder(inner, *group_thread).gpu_threads(inner, *group_thread);
         } else {
             stage.gpu_threads(inner);
         }
