@@ -22,6 +22,13 @@ struct BatchNormBackwardKnobs {
     Halide::GeneratorParam<int> threads_per_block{"threads_per_block", 256, 32, 1024};
     Halide::GeneratorParam<int> chunks_per_block{"chunks_per_block", 8, 1, 32};
     Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
+    // CUDA: values each thread adds per level of a block's reduction tree
+    // (block_reduction).
+    Halide::GeneratorParam<int> fold_radix{"fold_radix", 4, 2, 32};
+    // CUDA: consecutive samples (channels_first) or positions
+    // (channels_last) per thread of the elementwise output, whose channel's
+    // scale and shift it loads once.
+    Halide::GeneratorParam<int> elements_per_thread{"elements_per_thread", 4, 1, 32};
 };
 
 void schedule_batch_norm_backward(BatchNormBackwardFuncs funcs, const Halide::Target &target,

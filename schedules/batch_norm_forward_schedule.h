@@ -32,6 +32,13 @@ struct BatchNormForwardKnobs {
     // CUDA: loads each thread of the statistics keeps in flight (its loops
     // unrolled so far).
     Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
+    // CUDA: values each thread adds per level of a block's reduction tree
+    // (block_reduction).
+    Halide::GeneratorParam<int> fold_radix{"fold_radix", 4, 2, 32};
+    // CUDA: consecutive samples (channels_first) or positions
+    // (channels_last) per thread of the elementwise output, whose channel's
+    // scale and shift it loads once.
+    Halide::GeneratorParam<int> elements_per_thread{"elements_per_thread", 4, 1, 32};
 };
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,

@@ -40,6 +40,9 @@ struct LayerNormBackwardKnobs {
     Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
     Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};
     Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
+    // CUDA: values each thread adds per level of a block's reduction tree
+    // (block_reduction).
+    Halide::GeneratorParam<int> fold_radix{"fold_radix", 4, 2, 32};
 };
 
 void schedule_layer_norm_backward(LayerNormBackwardFuncs funcs, const Halide::Target &target,

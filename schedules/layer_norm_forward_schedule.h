@@ -41,6 +41,9 @@ struct LayerNormForwardKnobs {
     Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};
     // CUDA: loads each thread keeps in flight (its loops unrolled so far).
     Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
+    // CUDA: values each thread adds per level of a block's reduction tree
+    // (block_reduction).
+    Halide::GeneratorParam<int> fold_radix{"fold_radix", 4, 2, 32};
 };
 
 void schedule_layer_norm_forward(LayerNormForwardFuncs funcs,

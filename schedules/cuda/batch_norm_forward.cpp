@@ -20,7 +20,7 @@ using namespace Halide;
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
                                  const BatchNormForwardKnobs &knobs) {
-    schedule_elementwise(f.output, knobs.threads_per_block);
+    schedule_elementwise(f.output, f.layout, knobs.threads_per_block, knobs.elements_per_thread);
     if (f.mode != BatchNormMode::training) {
         return;
     }
@@ -33,7 +33,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     schedule_channel_chunks(f.chunk_summary, {stats.pilot_sum, stats.deviation_sums},
                             {stats.rough_mean}, f.within_chunk, f.layout, c, f.chunk,
                             knobs.threads_per_block, knobs.chunks_per_block,
-                            knobs.loads_in_flight);
+                            knobs.loads_in_flight, knobs.fold_radix);
 
     // Per channel: one block combines the chunks, and every per-channel
     // result comes from the same kernel. (shift reads scale: its own copy of
@@ -43,7 +43,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     per_channel.compute_root().gpu_blocks(c);
     LoopLevel per_block(per_channel, c);
     for (Func sum : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
-        block_reduction(sum, f.over_chunks.x, per_block, 32, knobs.loads_in_flight);
+        block_reduction(sum, f.over_chunks.x, per_block, 32, knobs.loads_in_flight,
+                        knobs.fold_radix);
     }
     for (Func result : {f.shift, f.saved_mean, f.saved_invstd, f.running_mean_out,
                         f.running_var_out}) {

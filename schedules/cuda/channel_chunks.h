@@ -2,6 +2,7 @@
 // output, and the per-(channel, chunk) sums of channel_chunks.h.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "Halide.h"
@@ -10,19 +11,45 @@
 
 namespace normgen::cuda {
 
-// All dimensions fused, `threads` consecutive elements per block: every
-// load and store is coalesced whatever the layout or the size of a plane.
-inline void schedule_elementwise(Halide::Func output, int threads) {
+// The elementwise output in blocks of `threads` threads, a warp of them
+// along the contiguous dimension (every load and store coalesced), the
+// channel block-uniform or fixed per thread, so that no thread divides an
+// index by a runtime extent (one all-fused dimension cost two divisions per
+// element, more than the memory traffic), and each thread loads its
+// channel's scale and shift once for `elements_per_thread` elements.
+// channels_first output(spatial, channel, sample): a warp along a plane,
+//   the other threads on samples, `elements_per_thread` samples each; the
+//   grid's x takes (plane blocks, sample blocks), y the channels.
+// channels_last output(channel, position): a warp along the channels, the
+//   other threads on positions, `elements_per_thread` positions each; the
+//   grid's x takes positions, y channel blocks.
+inline void schedule_elementwise(Halide::Func output, BatchNormLayout layout, int threads,
+                                 int elements_per_thread) {
     using namespace Halide;
-    std::vector<Var> dims = output.args();
-    Var element = dims[0];
-    for (size_t d = 1; d < dims.size(); ++d) {
-        Var wider("element_" + std::to_string(d));
-        output.fuse(element, dims[d], wider);
-        element = wider;
+    const int warp = 32, warps = std::max(threads / warp, 1);
+    const std::vector<Var> dims = output.args();
+    Var along_block("along_block"), along_thread("along_thread");
+    Var across_block("across_block"), across_thread("across_thread"), across_step("across_step");
+    // along: the contiguous dimension; across: the one split over threads
+    // and steps.
+    const Var &along = dims[0];
+    const Var &across = layout == BatchNormLayout::channels_first ? dims[2] : dims[1];
+    output.split(along, along_block, along_thread, warp, TailStrategy::GuardWithIf)
+        .split(across, across_block, across_thread, warps * elements_per_thread,
+               TailStrategy::GuardWithIf)
+        .split(across_thread, across_thread, across_step, elements_per_thread,
+               TailStrategy::GuardWithIf)
+        .unroll(across_step);
+    if (layout == BatchNormLayout::channels_first) {
+        Var blocks("blocks");
+        output.reorder(across_step, along_thread, across_thread, along_block, across_block, dims[1])
+            .fuse(along_block, across_block, blocks)
+            .gpu_blocks(blocks, dims[1]);
+    } else {
+        output.reorder(across_step, along_thread, across_thread, across_block, along_block)
+            .gpu_blocks(across_block, along_block);
     }
-    Var block("block"), thread("thread");
-    output.gpu_tile(element, block, thread, threads, TailStrategy::GuardWithIf);
+    output.gpu_threads(along_thread, across_thread);
 }
 
 // One kernel computes `chunk_result(channel, chunk)` from `sums` (reductions
@@ -38,7 +65,7 @@ inline void schedule_channel_chunks(Halide::Func chunk_result,
                                     const Halide::RDom &within_chunk, BatchNormLayout layout,
                                     const Halide::Var &c, const Halide::Var &k,
                                     int threads_per_block, int chunks_per_block,
-                                    int loads_in_flight) {
+                                    int loads_in_flight, int fold_radix) {
     using namespace Halide;
     if (layout == BatchNormLayout::channels_first) {
         RVar in_chunk("in_chunk");
@@ -49,7 +76,7 @@ inline void schedule_channel_chunks(Halide::Func chunk_result,
         LoopLevel block(chunk_result, k);
         for (Func stage : per_chunk) stage.compute_at(block);
         for (Func sum : sums) {
-            block_reduction(sum, in_chunk, block, threads_per_block, loads_in_flight);
+            block_reduction(sum, in_chunk, block, threads_per_block, loads_in_flight, fold_radix);
         }
         return;
     }

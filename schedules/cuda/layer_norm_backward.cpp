@@ -25,7 +25,7 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
         schedule_rows(f.grad_input, f.element, f.row, {}, knobs.row_class, knobs.warps_per_block,
                       knobs.threads_per_row, knobs.loads_in_flight);
     block_reduction(f.row_sums, f.over_row.x, layout.per_block, layout.threads_per_row,
-                    knobs.loads_in_flight, layout.row_thread);
+                    knobs.loads_in_flight, knobs.fold_radix, layout.row_thread);
     cuda::schedule_layer_norm_backward_parameters(f.parameters, target, knobs);
 }
 

@@ -25,7 +25,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     for (auto [sum, over] : {std::pair{stats.pilot_sum, f.over_pilot},
                              std::pair{stats.deviation_sums, f.over_row}}) {
         block_reduction(sum, over.x, layout.per_block, layout.threads_per_row,
-                        knobs.loads_in_flight, layout.row_thread);
+                        knobs.loads_in_flight, knobs.fold_radix, layout.row_thread);
     }
     for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
         stat.compute_at(layout.per_block);

@@ -21,19 +21,23 @@ inline void unroll_loads(Halide::Stage stage, const Halide::VarOrRVar &loop, int
 // per group, or per several groups along `group_thread`: `threads` threads
 // each sum the elements over = thread, thread + threads, ... (consecutive
 // threads read consecutive elements: coalesced) into a partial sum in
-// shared memory; then 32 threads fold those to 32, and one thread adds the
-// 32. Each level runs at `at`, a block-level loop of the consumer; a group
-// dimension that remains there (`group_thread`, e.g. the rows of one block)
-// gets threads of its own.
+// shared memory. Those fold in a tree: each level's threads add `radix`
+// values of the level below, until one thread adds the last `radix` (a
+// level costs a barrier; one thread adding every partial in turn cost a
+// shared-memory latency per partial). Each level runs at `at`, a
+// block-level loop of the consumer; a group dimension that remains there
+// (`group_thread`, e.g. the rows of one block) gets threads of its own.
 //
 // Each thread's loop is unrolled `loads_in_flight` times: a GPU thread
 // issues in order and waits for a load where its value is first used, so
 // an unrolled loop keeps that many loads in flight instead of one.
 inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Halide::LoopLevel &at,
-                            int threads, int loads_in_flight,
+                            int threads, int loads_in_flight, int radix,
                             const std::optional<Halide::Var> &group_thread = std::nullopt) {
     using namespace Halide;
-    const int warp = 32;
+    if (radix < 2) {
+        throw CompileError("block_reduction folds at least two values per thread (radix >= 2)");
+    }
     RVar run("run"), thread("thread");
     Var partial_thread("partial_thread");
     Func partial = f.update()
@@ -52,19 +56,26 @@ inline void block_reduction(Halide::Func f, const Halide::RVar &over, const Hali
         }
     };
     f.compute_at(at);
+    // The first level reads the partial sums; each later level rfactors
+    // what remains of f's sum, so it reads the level before.
     Func partial_consumer = f;
-    if (threads > warp) {
-        // Thread w of the fold adds partials w, w + 32, ...: no two threads
-        // of the warp read the same shared-memory bank.
-        RVar fold_run("fold_run"), fold_lane("fold_lane");
-        Var lane("lane");
+    RVar remaining = thread;
+    for (int width = threads, level = 0; width > radix; ++level) {
+        // Thread w of a level adds values w, w + lanes, ...: no two threads
+        // of a warp read the same shared-memory bank.
+        const int lanes = (width + radix - 1) / radix;
+        const std::string suffix = std::to_string(level);
+        RVar fold_run("fold_run" + suffix), fold_lane("fold_lane" + suffix);
+        Var lane("lane" + suffix);
         Func folded = f.update()
-                          .split(thread, fold_run, fold_lane, warp, TailStrategy::GuardWithIf)
+                          .split(remaining, fold_run, fold_lane, lanes, TailStrategy::GuardWithIf)
                           .rfactor(fold_lane, lane);
         folded.compute_at(at);
         on_threads(folded, lane);
         on_threads(folded.update(), lane);
-        partial_consumer = folded;
+        if (level == 0) partial_consumer = folded;
+        remaining = fold_lane;
+        width = lanes;
     }
     // Each thread accumulates in a register; only its final partial sum
     // goes to shared memory (the copy), where the other threads read it.
