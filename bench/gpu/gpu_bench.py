@@ -1,6 +1,7 @@
 """normgen's CUDA kernels against PyTorch eager and a device-to-device copy.
 
 Usage: python3 bench/gpu/gpu_bench.py --library BUNDLE/libnormgen_c.so --out DIR [--quick]
+                                      [--only TEXT ...]
 
 One process, on torch's current CUDA stream. For every workload of the
 issue's suite (LayerNorm forward; BatchNorm training and inference forward,
@@ -804,7 +805,7 @@ def failure_lines(results):
     return lines
 
 
-def report(results, environment, quick):
+def report(results, environment, partial):
     """The Markdown of gpu_results.md, also what is printed."""
     lines = ["# normgen on the GPU", "",
              f"{environment['date']} on {environment['device']}"
@@ -830,8 +831,9 @@ def report(results, environment, quick):
     lines += ["", "## Correctness", ""]
     lines += failures or [f"Every result of the {len(results)} workloads matched the float64 reference."]
     lines += ["", "## Targets", ""]
-    if quick:
-        lines += ["A --quick run: each target is evaluated on the cases run only.", ""]
+    if partial:
+        lines += ["A partial run (--quick or --only): each target is evaluated on the cases "
+                  "run only.", ""]
     lines += targets(results)
     return lines
 
@@ -890,7 +892,13 @@ def parse_arguments(argv):
     parser.add_argument("--out", required=True, help="folder for gpu_results.json and gpu_results.md")
     parser.add_argument("--quick", action="store_true",
                         help="one LayerNorm and one BatchNorm shape, float32 only")
-    return parser.parse_args(argv)
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="only the workloads whose label (as printed, e.g. "
+                             "'batch_norm_backward 128x256x28x28 nhwc') contains TEXT; repeatable")
+    arguments = parser.parse_args(argv)
+    if arguments.only and arguments.quick:
+        parser.error("--only and --quick each pick the workloads: give one of them")
+    return arguments
 
 
 def main(argv):
@@ -924,6 +932,12 @@ def main(argv):
           f"{environment['driver']}, CUDA {environment['cuda']}, torch {environment['torch']}")
 
     workloads = suite(arguments.quick)
+    if arguments.only:
+        workloads = [w for w in workloads if any(text in w.label for text in arguments.only)]
+        if not workloads:
+            print(f"gpu_bench: no workload's label contains any of {arguments.only}",
+                  file=sys.stderr)
+            return 2
     timer = CudaTimer()
     results = []
     with torch.no_grad():
@@ -937,7 +951,7 @@ def main(argv):
         json.dump({"schema": 1, **environment, "records": records(results),
                    "failures": failure_lines(results)}, file, indent=1)
         file.write("\n")
-    lines = report(results, environment, arguments.quick)
+    lines = report(results, environment, arguments.quick or bool(arguments.only))
     md_path = os.path.join(arguments.out, "gpu_results.md")
     with open(md_path, "w", encoding="utf-8") as file:
         file.write("\n".join(lines) + "\n")

@@ -4,8 +4,8 @@
 // then its output, by the same threads.
 // grad_weight, grad_bias: chunks of rows_per_task rows summed per element
 // (threads along the row, so that loads are coalesced; blocks over row
-// chunks), then the chunks' sums added per element: kernels of their own,
-// reading x and dy again (from L2 where they fit).
+// chunks), then the chunks' sums added per element, a block each: kernels
+// of their own, reading x and dy again (from L2 where they fit).
 #include "schedules/cuda/layer_norm_backward.h"
 
 #include "schedules/cuda/reductions.h"
@@ -50,14 +50,13 @@ void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
         .gpu_blocks(element_block, chunk_var)
         .gpu_threads(element_thread);
     unroll_loads(partial.update(), row_in_chunk, knobs.loads_in_flight);
-    f.column_sums.compute_root().gpu_tile(e, element_block, element_thread, threads_per_block,
-                                          TailStrategy::GuardWithIf);
-    f.column_sums.update().gpu_tile(e, element_block, element_thread, threads_per_block,
-                                    TailStrategy::GuardWithIf);
-    for (Func gradient : {f.grad_weight, f.grad_bias}) {
-        gradient.gpu_tile(e, element_block, element_thread, threads_per_block,
-                          TailStrategy::GuardWithIf);
-    }
+    // The chunks' partial sums meet per element in a block of 32 threads
+    // (block_reduction): one thread adding a column of chunks in turn
+    // waited out one load latency per chunk.
+    f.grad_weight.compute_root().gpu_blocks(e);
+    block_reduction(f.column_sums, chunk, LoopLevel(f.grad_weight, e), 32, knobs.loads_in_flight,
+                    knobs.fold_radix);
+    f.grad_bias.compute_root().gpu_blocks(e).compute_with(f.grad_weight, e);
 }
 
 }  // namespace normgen::cuda
