@@ -35,6 +35,8 @@ struct BatchNormForwardKnobs {
     // CUDA: values each thread adds per level of a block's reduction tree
     // (block_reduction).
     Halide::GeneratorParam<int> fold_radix{"fold_radix", 4, 2, 32};
+    // CUDA: threads of the block that adds a channel's chunks.
+    Halide::GeneratorParam<int> combine_threads{"combine_threads", 32, 32, 1024};
     // CUDA: consecutive samples (channels_first) or positions
     // (channels_last) per thread of the elementwise output, whose channel's
     // scale and shift it loads once.

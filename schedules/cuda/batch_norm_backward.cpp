@@ -18,13 +18,13 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     schedule_elementwise(f.grad_input, f.layout, knobs.threads_per_block,
                          knobs.elements_per_thread);
     Func chunk_slot = f.chunk_sums.in();
-    schedule_channel_chunks(chunk_slot, {f.chunk_sums}, {}, f.within_chunk, f.layout, c,
+    schedule_channel_chunks(chunk_slot, {{f.chunk_sums, f.within_chunk}}, {}, f.layout, c,
                             f.chunk, knobs.threads_per_block, knobs.chunks_per_block,
                             knobs.loads_in_flight, knobs.fold_radix);
     f.coefficients.compute_root().gpu_blocks(c);
     LoopLevel per_block(f.coefficients, c);
-    block_reduction(f.channel_sums, f.over_chunks.x, per_block, 32, knobs.loads_in_flight,
-                    knobs.fold_radix);
+    block_reduction(f.channel_sums, f.over_chunks.x, per_block, knobs.combine_threads,
+                    knobs.loads_in_flight, knobs.fold_radix);
     for (Func gradient : {f.grad_weight, f.grad_bias}) {
         gradient.compute_root().gpu_blocks(c).compute_with(f.coefficients, c);
     }

@@ -24,14 +24,11 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     if (f.mode != BatchNormMode::training) {
         return;
     }
-    if (!f.over_pilot.domain().same_as(f.within_chunk.domain())) {
-        throw CompileError("the CUDA BatchNorm schedule sums whole chunks for the rough mean "
-                           "(pilot_length=0)");
-    }
     const Var &c = f.channel;
     GroupStatistics &stats = f.chunk_statistics;
-    schedule_channel_chunks(f.chunk_summary, {stats.pilot_sum, stats.deviation_sums},
-                            {stats.rough_mean}, f.within_chunk, f.layout, c, f.chunk,
+    schedule_channel_chunks(f.chunk_summary,
+                            {{stats.pilot_sum, f.over_pilot}, {stats.deviation_sums, f.within_chunk}},
+                            {stats.rough_mean}, f.layout, c, f.chunk,
                             knobs.threads_per_block, knobs.chunks_per_block,
                             knobs.loads_in_flight, knobs.fold_radix);
 
@@ -43,8 +40,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     per_channel.compute_root().gpu_blocks(c);
     LoopLevel per_block(per_channel, c);
     for (Func sum : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
-        block_reduction(sum, f.over_chunks.x, per_block, 32, knobs.loads_in_flight,
-                        knobs.fold_radix);
+        block_reduction(sum, f.over_chunks.x, per_block, knobs.combine_threads,
+                        knobs.loads_in_flight, knobs.fold_radix);
     }
     for (Func result : {f.shift, f.saved_mean, f.saved_invstd, f.running_mean_out,
                         f.running_var_out}) {

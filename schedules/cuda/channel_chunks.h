@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "Halide.h"
@@ -52,30 +53,28 @@ inline void schedule_elementwise(Halide::Func output, BatchNormLayout layout, in
     output.gpu_threads(along_thread, across_thread);
 }
 
-// One kernel computes `chunk_result(channel, chunk)` from `sums` (reductions
-// over `within_chunk`) and `per_chunk` (pure functions of the chunk):
+// One kernel computes `chunk_result(channel, chunk)` from `sums` (each a
+// reduction over its RDom: the chunk, or its pilot) and `per_chunk` (pure functions of the chunk):
 // channels_first: a block per chunk; its threads stride through the chunk's
 //   planes (contiguous runs; `within_chunk` fused first) and meet in shared
 //   memory. Chunks along grid x, channels along y (at most 65535).
 // channels_last: a thread per (channel, chunk): consecutive threads take
 //   consecutive channels, so that each step of a warp reads 32 neighbours.
 inline void schedule_channel_chunks(Halide::Func chunk_result,
-                                    const std::vector<Halide::Func> &sums,
+                                    const std::vector<std::pair<Halide::Func, Halide::RDom>> &sums,
                                     const std::vector<Halide::Func> &per_chunk,
-                                    const Halide::RDom &within_chunk, BatchNormLayout layout,
+                                    BatchNormLayout layout,
                                     const Halide::Var &c, const Halide::Var &k,
                                     int threads_per_block, int chunks_per_block,
                                     int loads_in_flight, int fold_radix) {
     using namespace Halide;
     if (layout == BatchNormLayout::channels_first) {
-        RVar in_chunk("in_chunk");
-        for (Func sum : sums) {
-            sum.update().fuse(within_chunk.x, within_chunk.y, in_chunk);
-        }
         chunk_result.compute_root().reorder(k, c).gpu_blocks(k, c);
         LoopLevel block(chunk_result, k);
         for (Func stage : per_chunk) stage.compute_at(block);
-        for (Func sum : sums) {
+        for (auto [sum, over] : sums) {
+            RVar in_chunk("in_chunk");
+            sum.update().fuse(over.x, over.y, in_chunk);
             block_reduction(sum, in_chunk, block, threads_per_block, loads_in_flight, fold_radix);
         }
         return;
@@ -90,9 +89,9 @@ inline void schedule_channel_chunks(Halide::Func chunk_result,
         .gpu_threads(channel_thread, chunk_thread);
     LoopLevel thread(chunk_result, channel_thread);
     for (Func stage : per_chunk) stage.compute_at(thread);
-    for (Func sum : sums) {
+    for (auto [sum, over] : sums) {
         sum.compute_at(thread);
-        unroll_loads(sum.update(), within_chunk.x, loads_in_flight);
+        unroll_loads(sum.update(), over.x, loads_in_flight);
     }
 }
 
