@@ -17,10 +17,12 @@
 #include "forced_row_class.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -332,11 +334,12 @@ std::vector<float> to_float(const std::vector<double> &values) {
     return std::vector<float>(values.begin(), values.end());
 }
 
+// `input`: random normal values where not given.
 void check_layer_norm_backward(int64_t rows, int64_t row_length, DType dtype, bool has_weight,
-                               uint32_t seed) {
+                               uint32_t seed, std::vector<float> input = {}) {
     INFO("backward, rows " << rows << " x " << row_length << ", " << normgen::to_string(dtype)
                            << (has_weight ? ", weight" : ""));
-    const std::vector<float> input = rounded(ref::random_normal(rows * row_length, seed), dtype);
+    if (input.empty()) input = rounded(ref::random_normal(rows * row_length, seed), dtype);
     const std::vector<float> grad_output =
         rounded(ref::random_normal(rows * row_length, seed + 1), dtype);
     const std::vector<float> weight = rounded(ref::random_normal(row_length, seed + 2), dtype);
@@ -394,6 +397,21 @@ TEST_CASE("LayerNorm backward matches the reference in every dtype and row class
             }
         }
     }
+}
+
+TEST_CASE("LayerNorm backward takes more rows than a column of the CUDA grid holds") {
+    // The parameter gradients' partial sums take a block per 64 rows and
+    // 128 elements; with those blocks on the grid's y (at most 65535), rows
+    // past 65535 * 64 were left out on CUDA.
+    // Rows of two values at least 1 apart: among four million random pairs,
+    // some would be near-equal, their rstd huge and their gradients
+    // ill-conditioned (float32 mean and rstd).
+    const int64_t rows = 65535 * 64 + 65;
+    std::vector<float> input = ref::random_normal(rows * 2, 11);
+    for (int64_t row = 0; row < rows; ++row) {
+        input[row * 2 + 1] = input[row * 2] + 1.0f + std::abs(input[row * 2 + 1]);
+    }
+    check_layer_norm_backward(rows, 2, DType::float32, true, 12, std::move(input));
 }
 
 void check_batch_norm_backward(const std::vector<int64_t> &shape, MemoryFormat format, DType dtype,

@@ -39,15 +39,21 @@ void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
                        .split(f.over_rows.x, chunk, row_in_chunk, knobs.rows_per_task,
                               TailStrategy::GuardWithIf)
                        .rfactor(chunk, chunk_var);
+    // The blocks of (element block, chunk) pairs lie along the grid's x, whose
+    // 2^31 - 1 blocks cover every tensor the runtime takes: chunks along y
+    // (at most 65535) would have stopped at 4 Mi rows.
+    Var block("block");
     partial.compute_root()
         .split(e, element_block, element_thread, threads_per_block, TailStrategy::GuardWithIf)
         .reorder(element_thread, element_block, chunk_var)
-        .gpu_blocks(element_block, chunk_var)
+        .fuse(element_block, chunk_var, block)
+        .gpu_blocks(block)
         .gpu_threads(element_thread);
     partial.update()
         .split(e, element_block, element_thread, threads_per_block, TailStrategy::GuardWithIf)
         .reorder(row_in_chunk, element_thread, element_block, chunk_var)
-        .gpu_blocks(element_block, chunk_var)
+        .fuse(element_block, chunk_var, block)
+        .gpu_blocks(block)
         .gpu_threads(element_thread);
     unroll_loads(partial.update(), row_in_chunk, knobs.loads_in_flight);
     // The chunks' partial sums meet per element in a block of 32 threads
