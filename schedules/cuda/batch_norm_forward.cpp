@@ -27,7 +27,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     const Var &c = f.channel;
     GroupStatistics &stats = f.chunk_statistics;
     schedule_channel_chunks(f.chunk_summary,
-                            {{stats.pilot_sum, f.over_pilot}, {stats.deviation_sums, f.within_chunk}},
+                            {{stats.pilot_sum, f.over_pilot},
+                             {stats.deviation_sums, f.within_chunk}},
                             {stats.rough_mean}, f.layout, c, f.chunk,
                             knobs.threads_per_block, knobs.chunks_per_block,
                             knobs.loads_in_flight, knobs.fold_radix);

@@ -43,7 +43,8 @@ inline void schedule_elementwise(Halide::Func output, BatchNormLayout layout, in
         .unroll(across_step);
     if (layout == BatchNormLayout::channels_first) {
         Var blocks("blocks");
-        output.reorder(across_step, along_thread, across_thread, along_block, across_block, dims[1])
+        output
+            .reorder(across_step, along_thread, across_thread, along_block, across_block, dims[1])
             .fuse(along_block, across_block, blocks)
             .gpu_blocks(blocks, dims[1]);
     } else {
@@ -54,9 +55,10 @@ inline void schedule_elementwise(Halide::Func output, BatchNormLayout layout, in
 }
 
 // One kernel computes `chunk_result(channel, chunk)` from `sums` (each a
-// reduction over its RDom: the chunk, or its pilot) and `per_chunk` (pure functions of the chunk):
+// reduction over its RDom: the chunk, or its pilot) and `per_chunk` (pure
+// functions of the chunk):
 // channels_first: a block per chunk; its threads stride through the chunk's
-//   planes (contiguous runs; `within_chunk` fused first) and meet in shared
+//   planes (contiguous runs; each sum's RDom fused first) and meet in shared
 //   memory. Chunks along grid x, channels along y (at most 65535).
 // channels_last: a thread per (channel, chunk): consecutive threads take
 //   consecutive channels, so that each step of a warp reads 32 neighbours.
