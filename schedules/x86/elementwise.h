@@ -12,6 +12,12 @@ inline int vector_lanes(const Halide::Target &target, int vector_width) {
     return vector_width > 0 ? vector_width : target.natural_vector_size<float>();
 }
 
+// `elements` rounded up to whole steps of lanes x vectors values.
+inline int whole_steps(int elements, int lanes, int vectors) {
+    const int step = lanes * vectors;
+    return (elements + step - 1) / step * step;
+}
+
 // Rows per thread-pool task: `most`, or fewer where `rows` would otherwise
 // make fewer than `fewest_tasks` tasks, so that every thread gets work.
 inline Halide::Expr rows_per_task(const Halide::Expr &rows, int most, int fewest_tasks) {

@@ -53,8 +53,7 @@ Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, int lanes,
 void schedule_split_rows(LayerNormBackwardFuncs &f, const Target &target,
                          const LayerNormBackwardKnobs &knobs) {
     const int lanes = vector_lanes(target, knobs.vector_width);
-    const int step = lanes * knobs.vectors_per_step;
-    const int task = (knobs.elements_per_task + step - 1) / step * step;
+    const int task = whole_steps(knobs.elements_per_task, lanes, knobs.vectors_per_step);
     const Var &e = f.element, &r = f.row;
 
     RVar chunk("chunk"), in_chunk("in_chunk");

@@ -47,8 +47,7 @@ void schedule_split_rows(LayerNormForwardFuncs &f, const Target &target,
         stat.compute_root();
     }
 
-    const int step = lanes * knobs.vectors_per_step;
-    const int task = (knobs.elements_per_task + step - 1) / step * step;
+    const int task = whole_steps(knobs.elements_per_task, lanes, knobs.vectors_per_step);
     parallel_row_pieces(f.output, e, r, f.output.output_buffer().dim(0).extent(), task, lanes,
                         knobs.vectors_per_step);
 }
