@@ -32,10 +32,21 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     // that takes the chunk.
     Func chunk_slot = f.chunk_sums.in();
     if (f.layout == BatchNormLayout::channels_first) {
-        Var chunk_of_channel("chunk_of_channel");
-        chunk_slot.compute_root().fuse(c, k, chunk_of_channel).parallel(chunk_of_channel);
-        vectorize_reduction(f.chunk_sums, f.within_chunk.x, LoopLevel(chunk_slot, chunk_of_channel),
-                            lanes, knobs.vectors_per_step);
+        // A task takes the chunks of a block of channels over the same
+        // samples and walks them in storage order: each sample's planes of
+        // the block, one after another. (Channel by channel, a chunk is a
+        // plane per sample, far apart; planes of 14x14 are runs of 784
+        // bytes that the prefetchers do not follow: 128x256x14x14, one
+        // thread, spent 1.5x the time of 32x64x56x56 on the same bytes.)
+        Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
+        chunk_slot.compute_root()
+            .split(c, channel_block, channel_in_block, knobs.channels_per_task,
+                   TailStrategy::GuardWithIf)
+            .reorder(channel_in_block, channel_block, k)
+            .fuse(channel_block, k, task)
+            .parallel(task);
+        sum_runs_in_storage_order(f.chunk_sums, c, f.within_chunk.x, f.within_chunk.y,
+                                  LoopLevel(chunk_slot, task), lanes, knobs.vectors_per_step);
     } else {
         chunk_slot.compute_root().parallel(k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         f.chunk_sums.compute_at(chunk_slot, k).vectorize(c, lanes, TailStrategy::GuardWithIf);

@@ -7,8 +7,9 @@
 // memory in storage order with full vectors:
 //
 // channels_first (spatial, channel, sample): threads take chunks (the planes
-//   of a few samples of one channel), summed along each plane's contiguous
-//   run in independent vector accumulators. The output is parallel over
+//   of a few samples of one channel; the chunks of a block of channels
+//   together), summed along each plane's contiguous run in independent
+//   vector accumulators. The output is parallel over
 //   blocks of planes, vectorized along the spatial run.
 // channels_last (channel, position): threads take chunks of positions,
 //   summed in vectors across channels. The output is parallel over blocks
@@ -39,14 +40,23 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     const Var &k = f.chunk;
     GroupStatistics &stats = f.chunk_statistics;
     if (f.layout == BatchNormLayout::channels_first) {
-        // A chunk is a run of contiguous planes: vectors along each plane.
-        Var chunk_of_channel("chunk_of_channel");
-        f.chunk_summary.compute_root().fuse(c, k, chunk_of_channel).parallel(chunk_of_channel);
-        LoopLevel per_chunk(f.chunk_summary, chunk_of_channel);
-        stats.rough_mean.compute_at(per_chunk);
-        vectorize_reduction(stats.pilot_sum, f.over_pilot.x, per_chunk, lanes, 1);
-        vectorize_reduction(stats.deviation_sums, f.within_chunk.x, per_chunk, lanes,
-                            knobs.vectors_per_step);
+        // A chunk is a plane per sample of a few samples: vectors along each
+        // plane. A task takes the chunks of a block of channels over the
+        // same samples and walks them in storage order (see
+        // batch_norm_backward.cpp).
+        Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
+        f.chunk_summary.compute_root()
+            .split(c, channel_block, channel_in_block, knobs.channels_per_task,
+                   TailStrategy::GuardWithIf)
+            .reorder(channel_in_block, channel_block, k)
+            .fuse(channel_block, k, task)
+            .parallel(task);
+        LoopLevel per_task(f.chunk_summary, task);
+        stats.rough_mean.compute_at(per_task);
+        sum_runs_in_storage_order(stats.pilot_sum, c, f.over_pilot.x, f.over_pilot.y, per_task,
+                                  lanes, 1);
+        sum_runs_in_storage_order(stats.deviation_sums, c, f.within_chunk.x, f.within_chunk.y,
+                                  per_task, lanes, knobs.vectors_per_step);
     } else {
         // A chunk is a block of rows of C channels: vectors across channels.
         f.chunk_summary.compute_root().parallel(k);

@@ -9,7 +9,7 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_split_rows vectors_per_step=2 elements_per_ta
 # short_rows: a pilot of 4 of a row's (at most 63) values costs a quarter of a pass over
 # it where 64 would cost a whole one (65536x16, 1 thread: 718 -> 505 us).
 set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=1024 pilot_length=4)
-set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64)
+set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64 channels_per_task=64)
 # channels_last: chunks of 32768 values (512 positions of 64 channels) rather than 4096, so
 # that the chunks' combination, one thread's work, stays short (32x64x56x56 NHWC training, 2
 # threads: 2.9 -> 1.8 ms; backward 4.1 -> 3.2 ms).
@@ -22,7 +22,7 @@ set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows row_class=long_rows vectors_per_st
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_task=1024)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_step=2 elements_per_task=16384)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
-set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2)
+set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_last vectors_per_step=2 elements_per_chunk=32768)
 # <prefix>_<variant>: a CPU variant's own values, for every shape class. On
 # the AMD EPYC of the benchmarks, AVX-512 code runs faster with 8-lane

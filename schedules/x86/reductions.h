@@ -5,51 +5,103 @@
 
 namespace normgen::x86 {
 
-// Vectorizes f(...) += g(over, ...) along `over` (an RVar over contiguous
-// elements) by splitting it into `vectors` x `lanes` interleaved partial
-// sums: `vectors` independent vector accumulators, so that the adds do not
-// wait on each other's latency. At the end the accumulators are added into
-// one vector, whose `lanes` lanes f then adds up: a horizontal sum of
-// vectors x lanes scalars would cost more than the loop on short rows. f and
-// its partial sums are computed at `at`.
-inline void vectorize_reduction(Halide::Func f, const Halide::RVar &over,
-                                const Halide::LoopLevel &at, int lanes, int vectors) {
-    using namespace Halide;
-    RVar chunk("chunk"), lane("lane");
-    Var lane_var("lane_var"), vector("vector"), vector_lane("vector_lane");
-    Func partial = f.update()
-                       .split(over, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
-                       .rfactor(lane, lane_var);
-    f.compute_at(at);
-    // The partial sums keep f's pure dimensions. Their extents can be
-    // symbolic (a guarded tail makes them 0 or 1), and a symbolic stride
-    // between lanes would turn every accumulator update into a gather and a
-    // scatter: the lanes go innermost in storage.
-    std::vector<Var> storage_order{lane_var};
-    for (const Var &dim : partial.args()) {
-        if (dim.name() != lane_var.name()) storage_order.push_back(dim);
+// `partial`'s dimensions with `lane` first. Partial sums' extents can be
+// symbolic (a guarded tail makes them 0 or 1), and a symbolic stride between
+// lanes would turn every accumulator update into a gather and a scatter: the
+// lanes go innermost in storage.
+inline std::vector<Halide::Var> lanes_innermost(const Halide::Func &partial,
+                                                const Halide::Var &lane) {
+    std::vector<Halide::Var> order{lane};
+    for (const Halide::Var &dim : partial.args()) {
+        if (dim.name() != lane.name()) order.push_back(dim);
     }
-    partial.compute_at(at).reorder_storage(storage_order).vectorize(lane_var, lanes);
-    partial.update()
-        .split(lane_var, vector, vector_lane, lanes)
-        .reorder(vector_lane, vector, chunk)
-        .vectorize(vector_lane)
-        .unroll(vector);
+    return order;
+}
 
+// f(...) += partial(lane, ...) over the RVar `lane` (lanes x vectors of
+// them): the vectors are added into one, whose `lanes` lanes f then adds up,
+// all at `at`. (A horizontal sum of vectors x lanes scalars would cost more
+// than the loop on short rows.)
+inline void fold_lanes(Halide::Func f, const Halide::RVar &lane, const Halide::LoopLevel &at,
+                       int lanes) {
+    using namespace Halide;
     RVar accumulator("accumulator"), accumulator_lane("accumulator_lane");
     Var folded_lane("folded_lane");
     Func folded = f.update()
                       .split(lane, accumulator, accumulator_lane, lanes, TailStrategy::GuardWithIf)
                       .rfactor(accumulator_lane, folded_lane);
-    std::vector<Var> folded_order{folded_lane};
-    for (const Var &dim : folded.args()) {
-        if (dim.name() != folded_lane.name()) folded_order.push_back(dim);
-    }
-    folded.compute_at(at).reorder_storage(folded_order).vectorize(folded_lane, lanes);
+    folded.compute_at(at)
+        .reorder_storage(lanes_innermost(folded, folded_lane))
+        .vectorize(folded_lane, lanes);
     folded.update().reorder(folded_lane, accumulator).vectorize(folded_lane).unroll(accumulator);
     // The last `lanes` values add up in shuffles (a vector reduction), not
     // a scalar loop through the stack: that loop ran once per row.
     f.update().atomic().vectorize(accumulator_lane);
+}
+
+// Vectorizes the pure var `lane_var` (lanes x vectors long) of `stage` in
+// `vectors` unrolled vectors, inside the loops `inside_of` (innermost first).
+inline void vectorize_accumulators(Halide::Stage stage, const Halide::Var &lane_var, int lanes,
+                                   std::vector<Halide::VarOrRVar> inside_of) {
+    using namespace Halide;
+    Var vector("vector"), vector_lane("vector_lane");
+    inside_of.insert(inside_of.begin(), {vector_lane, vector});
+    stage.split(lane_var, vector, vector_lane, lanes)
+        .reorder(inside_of)
+        .vectorize(vector_lane)
+        .unroll(vector);
+}
+
+// Vectorizes f(...) += g(over, ...) along `over` (an RVar over contiguous
+// elements) by splitting it into `vectors` x `lanes` interleaved partial
+// sums: `vectors` independent vector accumulators, so that the adds do not
+// wait on each other's latency; then fold_lanes. f and its partial sums are
+// computed at `at`.
+inline void vectorize_reduction(Halide::Func f, const Halide::RVar &over,
+                                const Halide::LoopLevel &at, int lanes, int vectors) {
+    using namespace Halide;
+    RVar chunk("chunk"), lane("lane");
+    Var lane_var("lane_var");
+    Func partial = f.update()
+                       .split(over, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
+                       .rfactor(lane, lane_var);
+    f.compute_at(at);
+    partial.compute_at(at)
+        .reorder_storage(lanes_innermost(partial, lane_var))
+        .vectorize(lane_var, lanes);
+    vectorize_accumulators(partial.update(), lane_var, lanes, {chunk});
+    fold_lanes(f, lane, at, lanes);
+}
+
+// Schedules f(c, ...) += g(c, along_run, across_runs, ...) for a block of
+// channels c computed at `at`, where each (c, across_runs) is a contiguous
+// run along `along_run` (e.g. a plane) and the runs lie far apart (e.g. one
+// per sample). The runs are visited in storage order, the channels inside
+// `across_runs`, so that the block's data streams by as one long run, which
+// the prefetchers follow. Each run is summed as in vectorize_reduction, its
+// accumulators in registers, and then added, still lanes x vectors wide,
+// into its channel's partial sums; those are folded once at the end.
+inline void sum_runs_in_storage_order(Halide::Func f, const Halide::Var &c,
+                                      const Halide::RVar &along_run,
+                                      const Halide::RVar &across_runs,
+                                      const Halide::LoopLevel &at, int lanes, int vectors) {
+    using namespace Halide;
+    RVar chunk("chunk"), lane("lane");
+    Var lane_var("lane_var"), run("run");
+    Func partial = f.update()
+                       .split(along_run, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
+                       .rfactor(lane, lane_var);
+    f.compute_at(at);
+    partial.compute_at(at)
+        .reorder_storage(lanes_innermost(partial, lane_var))
+        .vectorize(lane_var, lanes);
+    Func run_partial = partial.update().rfactor(across_runs, run);
+    vectorize_accumulators(partial.update(), lane_var, lanes, {c, across_runs});
+    run_partial.compute_at(partial, c)
+        .reorder_storage(lanes_innermost(run_partial, lane_var))
+        .vectorize(lane_var, lanes);
+    vectorize_accumulators(run_partial.update(), lane_var, lanes, {chunk});
+    fold_lanes(f, lane, at, lanes);
 }
 
 // Vectorizes f(c, ...) += g(c, over, ...) across the channels c (the
