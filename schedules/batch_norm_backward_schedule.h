@@ -17,7 +17,7 @@ struct BatchNormBackwardKnobs {
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
     // x86 channels_first: channels whose chunks over the same samples one
     // thread-pool task sums, walking them in storage order.
-    Halide::GeneratorParam<int> channels_per_task{"channels_per_task", 16, 1, 1 << 16};
+    Halide::GeneratorParam<int> channels_per_task{"channels_per_task", 64, 1, 1 << 16};
     // x86 channels_last: vectors of channels whose sums stay in registers
     // while a chunk's positions stream by.
     Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 4, 1, 16};

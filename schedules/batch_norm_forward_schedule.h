@@ -25,7 +25,7 @@ struct BatchNormForwardKnobs {
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
     // x86 channels_first training: channels whose chunks over the same
     // samples one thread-pool task summarizes, walking them in storage order.
-    Halide::GeneratorParam<int> channels_per_task{"channels_per_task", 16, 1, 1 << 16};
+    Halide::GeneratorParam<int> channels_per_task{"channels_per_task", 64, 1, 1 << 16};
     // CUDA: threads per block of the elementwise output and, channels_first,
     // of a chunk's statistics (one block per chunk).
     Halide::GeneratorParam<int> threads_per_block{"threads_per_block", 256, 32, 1024};
