@@ -12,11 +12,12 @@ struct BatchNormBackwardKnobs {
     // x86: lanes per vector; 0: the target's natural width.
     Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
     // x86: native vectors per step of the loops; elements of grad_input per
-    // thread-pool task.
+    // thread-pool task (training; evaluation mode's tasks are the chunks').
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
     // x86 channels_first: channels whose chunks over the same samples one
-    // thread-pool task sums, walking them in storage order.
+    // thread-pool task sums (evaluation mode: and writes the grad_input of),
+    // walking them in storage order.
     Halide::GeneratorParam<int> channels_per_task{"channels_per_task", 64, 1, 1 << 16};
     // x86 channels_last: vectors of channels whose sums stay in registers
     // while a chunk's positions stream by.

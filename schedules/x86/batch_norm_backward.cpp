@@ -1,6 +1,10 @@
 // BatchNorm backward on x86 CPUs: the per-channel sums read x and dy once,
-// in chunks that threads take (as the forward statistics), then grad_input
-// streams through memory as the forward output does.
+// in chunks that threads take (as the forward statistics). In training,
+// grad_input needs every chunk's sums and then streams through memory as
+// the forward output does. In evaluation mode it needs only dy and
+// per-channel constants, so each task writes the grad_input of its own chunks
+// right after summing them (compute_with), while their dy is in cache: x and
+// dy stream from memory once instead of dy twice.
 #include "schedules/x86/batch_norm_backward.h"
 
 #include "schedules/x86/elementwise.h"
@@ -14,12 +18,17 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
                                   const BatchNormBackwardKnobs &knobs) {
     const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position, &k = f.chunk;
-    // As the forward output; positions per task from elements_per_task.
-    Expr inner_extent = f.grad_input.output_buffer().dim(0).extent();
-    parallel_batch_norm_elementwise(f.grad_input, f.layout == BatchNormLayout::channels_first, s,
-                                    c, n, p, knobs.elements_per_task,
-                                    max(1, knobs.elements_per_task / inner_extent), lanes,
-                                    knobs.vectors_per_step);
+    const bool channels_first = f.layout == BatchNormLayout::channels_first;
+    const bool fused = f.mode == BatchNormMode::inference;
+    Func grad_input = f.grad_input;
+    Expr inner_extent = grad_input.output_buffer().dim(0).extent();
+    if (!fused) {
+        // As the forward output; positions per task from elements_per_task.
+        parallel_batch_norm_elementwise(grad_input, channels_first, s, c, n, p,
+                                        knobs.elements_per_task,
+                                        max(1, knobs.elements_per_task / inner_extent), lanes,
+                                        knobs.vectors_per_step);
+    }
 
     // Evaluation mode's invstd is a square root and a division: once per
     // channel, not per element of the sums (256x50x8x8: 3x the sums' time).
@@ -31,7 +40,7 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     // Each chunk's sums are computed into the chunk's own slot, by the thread
     // that takes the chunk.
     Func chunk_slot = f.chunk_sums.in();
-    if (f.layout == BatchNormLayout::channels_first) {
+    if (channels_first) {
         // A task takes the chunks of a block of channels over the same
         // samples and walks them in storage order: each sample's planes of
         // the block, one after another. (Channel by channel, a chunk is a
@@ -47,11 +56,36 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
             .parallel(task);
         sum_runs_in_storage_order(f.chunk_sums, c, f.within_chunk.x, f.within_chunk.y,
                                   LoopLevel(chunk_slot, task), lanes, knobs.vectors_per_step);
+        if (fused) {
+            // The same tasks over grad_input: its planes of the task's
+            // channels and samples, in storage order.
+            Var sample_in_chunk("sample_in_chunk");
+            Expr samples_per_chunk = f.within_chunk.y.extent();
+            grad_input
+                .split(c, channel_block, channel_in_block, knobs.channels_per_task,
+                       TailStrategy::GuardWithIf)
+                .split(n, k, sample_in_chunk, samples_per_chunk, TailStrategy::GuardWithIf)
+                .reorder(s, channel_in_block, sample_in_chunk, channel_block, k)
+                .fuse(channel_block, k, task)
+                .parallel(task);
+            vectorize_elementwise(grad_input, s, inner_extent, lanes, knobs.vectors_per_step);
+            chunk_slot.compute_with(grad_input, task);
+        }
     } else {
         chunk_slot.compute_root().parallel(k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         f.chunk_sums.compute_at(chunk_slot, k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         vectorize_across_channels(f.chunk_sums, c, f.within_chunk.x, inner_extent, lanes,
                                   knobs.channel_vectors);
+        if (fused) {
+            // The same tasks over grad_input: the chunk's positions.
+            Var position_in_chunk("position_in_chunk");
+            grad_input
+                .split(p, k, position_in_chunk, f.within_chunk.x.extent(),
+                       TailStrategy::GuardWithIf)
+                .parallel(k);
+            vectorize_elementwise(grad_input, c, inner_extent, lanes, knobs.vectors_per_step);
+            chunk_slot.compute_with(grad_input, k);
+        }
     }
 }
 
