@@ -416,6 +416,18 @@ TEST_CASE("LayerNorm backward takes more rows than a column of the CUDA grid hol
     check_layer_norm_backward(rows, 2, DType::float32, true, 12, std::move(input));
 }
 
+TEST_CASE("LayerNorm backward is right in calls whose scratch memory was another call's") {
+    // The parameter gradients' per-block partial sums (hundreds of KiB
+    // here) are scratch that the runtime's pool hands from call to call,
+    // holding the previous call's values: a smaller call reuses a larger
+    // block, a larger one takes a new block, and the first comes back.
+    for (const auto &[rows, row_length] : std::vector<std::pair<int64_t, int64_t>>{
+             {64, 11520}, {8, 3000}, {64, 11520}, {100, 12000}, {64, 11520}}) {
+        check_layer_norm_backward(rows, row_length, DType::float32, true,
+                                  static_cast<uint32_t>(rows + row_length));
+    }
+}
+
 void check_batch_norm_backward(const std::vector<int64_t> &shape, MemoryFormat format, DType dtype,
                                bool training, bool affine, uint32_t seed) {
     INFO("backward, shape " << ::Catch::Detail::stringify(shape) << ", "
