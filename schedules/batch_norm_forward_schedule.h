@@ -14,14 +14,13 @@ struct BatchNormForwardKnobs {
     Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
     // Vectors per step of the elementwise loops.
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
-    // channels_last: positions (rows of C channels) per thread-pool task of
-    // the output. (The statistics' tasks are the generator's chunks.)
-    Halide::GeneratorParam<int> positions_per_task{"positions_per_task", 256, 1, 1 << 20};
     // channels_last: vectors of channels whose sums stay in registers while
     // a chunk's positions stream by.
     Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 4, 1, 16};
-    // channels_first: elements per thread-pool task of the output, in whole
-    // (channel, sample) planes; a task takes at least one plane.
+    // x86: elements per thread-pool task of the output, in whole (channel,
+    // sample) planes (channels_first) or whole positions of C channels
+    // (channels_last); a task takes at least one. (The statistics' tasks are
+    // the generator's chunks.)
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
     // x86 channels_first training: channels whose chunks over the same
     // samples one thread-pool task summarizes, walking them in storage order.

@@ -29,8 +29,10 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
     f.scale.compute_root();
     f.shift.compute_root();
+    Expr inner_extent = f.output.output_buffer().dim(0).extent();
     parallel_batch_norm_elementwise(f.output, f.layout == BatchNormLayout::channels_first, s, c,
-                                    n, p, knobs.elements_per_task, knobs.positions_per_task, lanes,
+                                    n, p, knobs.elements_per_task,
+                                    max(1, knobs.elements_per_task / inner_extent), lanes,
                                     knobs.vectors_per_step);
 
     if (f.mode != BatchNormMode::training) {
@@ -65,10 +67,9 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         for (Func stat : {stats.pilot_sum, stats.rough_mean, stats.deviation_sums}) {
             stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
         }
-        Expr channels = f.output.output_buffer().dim(0).extent();
-        vectorize_across_channels(stats.pilot_sum, c, f.over_pilot.x, channels, lanes,
+        vectorize_across_channels(stats.pilot_sum, c, f.over_pilot.x, inner_extent, lanes,
                                   knobs.channel_vectors);
-        vectorize_across_channels(stats.deviation_sums, c, f.within_chunk.x, channels, lanes,
+        vectorize_across_channels(stats.deviation_sums, c, f.within_chunk.x, inner_extent, lanes,
                                   knobs.channel_vectors);
     }
     for (Func combined : {f.channel_combination.offset_sum, f.channel_combination.spread}) {
