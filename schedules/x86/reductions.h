@@ -52,6 +52,24 @@ inline void vectorize_accumulators(Halide::Stage stage, const Halide::Var &lane_
         .unroll(vector);
 }
 
+// f's reduction along `over` split into lanes x vectors interleaved
+// partial sums (the returned Func, over `lane_var`, `chunk` the steps along
+// `over`), both computed at `at`; f then adds the partial sums over `lane`.
+inline Halide::Func lane_partial_sums(Halide::Func f, const Halide::RVar &over,
+                                      const Halide::RVar &chunk, const Halide::RVar &lane,
+                                      const Halide::Var &lane_var, const Halide::LoopLevel &at,
+                                      int lanes, int vectors) {
+    using namespace Halide;
+    Func partial = f.update()
+                       .split(over, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
+                       .rfactor(lane, lane_var);
+    f.compute_at(at);
+    partial.compute_at(at)
+        .reorder_storage(lanes_innermost(partial, lane_var))
+        .vectorize(lane_var, lanes);
+    return partial;
+}
+
 // Vectorizes f(...) += g(over, ...) along `over` (an RVar over contiguous
 // elements) by splitting it into `vectors` x `lanes` interleaved partial
 // sums: `vectors` independent vector accumulators, so that the adds do not
@@ -62,13 +80,7 @@ inline void vectorize_reduction(Halide::Func f, const Halide::RVar &over,
     using namespace Halide;
     RVar chunk("chunk"), lane("lane");
     Var lane_var("lane_var");
-    Func partial = f.update()
-                       .split(over, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
-                       .rfactor(lane, lane_var);
-    f.compute_at(at);
-    partial.compute_at(at)
-        .reorder_storage(lanes_innermost(partial, lane_var))
-        .vectorize(lane_var, lanes);
+    Func partial = lane_partial_sums(f, over, chunk, lane, lane_var, at, lanes, vectors);
     vectorize_accumulators(partial.update(), lane_var, lanes, {chunk});
     fold_lanes(f, lane, at, lanes);
 }
@@ -88,13 +100,7 @@ inline void sum_runs_in_storage_order(Halide::Func f, const Halide::Var &c,
     using namespace Halide;
     RVar chunk("chunk"), lane("lane");
     Var lane_var("lane_var"), run("run");
-    Func partial = f.update()
-                       .split(along_run, chunk, lane, lanes * vectors, TailStrategy::GuardWithIf)
-                       .rfactor(lane, lane_var);
-    f.compute_at(at);
-    partial.compute_at(at)
-        .reorder_storage(lanes_innermost(partial, lane_var))
-        .vectorize(lane_var, lanes);
+    Func partial = lane_partial_sums(f, along_run, chunk, lane, lane_var, at, lanes, vectors);
     Func run_partial = partial.update().rfactor(across_runs, run);
     vectorize_accumulators(partial.update(), lane_var, lanes, {c, across_runs});
     run_partial.compute_at(partial, c)
