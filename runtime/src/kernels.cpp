@@ -128,7 +128,7 @@ namespace {
 // on 16384x1024) comes from the same per-thread pool where it is large:
 // glibc serves such blocks by mmap and takes them back by munmap, so every
 // call paid their page faults and zeroing (LayerNorm backward 64x11520, 2
-// threads: 0.54x the time with the pool; 16384x1024: 0.88x). Smaller ones
+// threads: 0.575x the time with the pool; 16384x1024: 0.95x). Smaller ones
 // stay with malloc. Halide allocates and frees a buffer on the same thread.
 // What Halide asks of a block: 64-byte alignment on x86, a size that is a
 // multiple of it, and 8 readable bytes on each side.

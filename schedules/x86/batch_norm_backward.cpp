@@ -19,15 +19,14 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position, &k = f.chunk;
     const bool channels_first = f.layout == BatchNormLayout::channels_first;
-    const bool fused = f.mode == BatchNormMode::inference;
+    // Evaluation mode: grad_input in the tasks of the chunk sums.
+    const bool grad_input_with_sums = f.mode == BatchNormMode::inference;
     Func grad_input = f.grad_input;
     Expr inner_extent = grad_input.output_buffer().dim(0).extent();
-    if (!fused) {
-        // As the forward output; positions per task from elements_per_task.
+    if (!grad_input_with_sums) {
+        // As the forward output.
         parallel_batch_norm_elementwise(grad_input, channels_first, s, c, n, p,
-                                        knobs.elements_per_task,
-                                        max(1, knobs.elements_per_task / inner_extent), lanes,
-                                        knobs.vectors_per_step);
+                                        knobs.elements_per_task, lanes, knobs.vectors_per_step);
     }
 
     // Evaluation mode's invstd is a square root and a division: once per
@@ -41,42 +40,32 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     // that takes the chunk.
     Func chunk_slot = f.chunk_sums.in();
     if (channels_first) {
-        // A task takes the chunks of a block of channels over the same
-        // samples and walks them in storage order: each sample's planes of
-        // the block, one after another. (Channel by channel, a chunk is a
-        // plane per sample, far apart; planes of 14x14 are runs of 784
-        // bytes that the prefetchers do not follow: 128x256x14x14, one
-        // thread, spent 1.5x the time of 32x64x56x56 on the same bytes.)
-        Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
-        chunk_slot.compute_root()
-            .split(c, channel_block, channel_in_block, knobs.channels_per_task,
-                   TailStrategy::GuardWithIf)
-            .reorder(channel_in_block, channel_block, k)
-            .fuse(channel_block, k, task)
-            .parallel(task);
+        const ChannelBlockTasks tasks =
+            parallel_channel_blocks(chunk_slot, c, k, knobs.channels_per_task);
         sum_runs_in_storage_order(f.chunk_sums, c, f.within_chunk.x, f.within_chunk.y,
-                                  LoopLevel(chunk_slot, task), lanes, knobs.vectors_per_step);
-        if (fused) {
+                                  LoopLevel(chunk_slot, tasks.task), lanes,
+                                  knobs.vectors_per_step);
+        if (grad_input_with_sums) {
             // The same tasks over grad_input: its planes of the task's
             // channels and samples, in storage order.
             Var sample_in_chunk("sample_in_chunk");
             Expr samples_per_chunk = f.within_chunk.y.extent();
             grad_input
-                .split(c, channel_block, channel_in_block, knobs.channels_per_task,
+                .split(c, tasks.channel_block, tasks.channel_in_block, knobs.channels_per_task,
                        TailStrategy::GuardWithIf)
                 .split(n, k, sample_in_chunk, samples_per_chunk, TailStrategy::GuardWithIf)
-                .reorder(s, channel_in_block, sample_in_chunk, channel_block, k)
-                .fuse(channel_block, k, task)
-                .parallel(task);
+                .reorder(s, tasks.channel_in_block, sample_in_chunk, tasks.channel_block, k)
+                .fuse(tasks.channel_block, k, tasks.task)
+                .parallel(tasks.task);
             vectorize_elementwise(grad_input, s, inner_extent, lanes, knobs.vectors_per_step);
-            chunk_slot.compute_with(grad_input, task);
+            chunk_slot.compute_with(grad_input, tasks.task);
         }
     } else {
         chunk_slot.compute_root().parallel(k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         f.chunk_sums.compute_at(chunk_slot, k).vectorize(c, lanes, TailStrategy::GuardWithIf);
         vectorize_across_channels(f.chunk_sums, c, f.within_chunk.x, inner_extent, lanes,
                                   knobs.channel_vectors);
-        if (fused) {
+        if (grad_input_with_sums) {
             // The same tasks over grad_input: the chunk's positions.
             Var position_in_chunk("position_in_chunk");
             grad_input

@@ -29,11 +29,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
     f.scale.compute_root();
     f.shift.compute_root();
-    Expr inner_extent = f.output.output_buffer().dim(0).extent();
     parallel_batch_norm_elementwise(f.output, f.layout == BatchNormLayout::channels_first, s, c,
-                                    n, p, knobs.elements_per_task,
-                                    max(1, knobs.elements_per_task / inner_extent), lanes,
-                                    knobs.vectors_per_step);
+                                    n, p, knobs.elements_per_task, lanes, knobs.vectors_per_step);
 
     if (f.mode != BatchNormMode::training) {
         return;
@@ -43,17 +40,10 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     GroupStatistics &stats = f.chunk_statistics;
     if (f.layout == BatchNormLayout::channels_first) {
         // A chunk is a plane per sample of a few samples: vectors along each
-        // plane. A task takes the chunks of a block of channels over the
-        // same samples and walks them in storage order (see
-        // batch_norm_backward.cpp).
-        Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
-        f.chunk_summary.compute_root()
-            .split(c, channel_block, channel_in_block, knobs.channels_per_task,
-                   TailStrategy::GuardWithIf)
-            .reorder(channel_in_block, channel_block, k)
-            .fuse(channel_block, k, task)
-            .parallel(task);
-        LoopLevel per_task(f.chunk_summary, task);
+        // plane, tasks of a block of channels.
+        const ChannelBlockTasks tasks =
+            parallel_channel_blocks(f.chunk_summary, c, k, knobs.channels_per_task);
+        LoopLevel per_task(f.chunk_summary, tasks.task);
         stats.rough_mean.compute_at(per_task);
         sum_runs_in_storage_order(stats.pilot_sum, c, f.over_pilot.x, f.over_pilot.y, per_task,
                                   lanes, 1);
@@ -67,9 +57,10 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         for (Func stat : {stats.pilot_sum, stats.rough_mean, stats.deviation_sums}) {
             stat.compute_at(per_block).vectorize(c, lanes, TailStrategy::GuardWithIf);
         }
-        vectorize_across_channels(stats.pilot_sum, c, f.over_pilot.x, inner_extent, lanes,
+        Expr channels = f.output.output_buffer().dim(0).extent();
+        vectorize_across_channels(stats.pilot_sum, c, f.over_pilot.x, channels, lanes,
                                   knobs.channel_vectors);
-        vectorize_across_channels(stats.deviation_sums, c, f.within_chunk.x, inner_extent, lanes,
+        vectorize_across_channels(stats.deviation_sums, c, f.within_chunk.x, channels, lanes,
                                   knobs.channel_vectors);
     }
     for (Func combined : {f.channel_combination.offset_sum, f.channel_combination.spread}) {

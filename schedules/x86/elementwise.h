@@ -82,22 +82,22 @@ inline void parallel_row_pieces(Halide::Func f, const Halide::Var &element,
 //   drown in task overhead; vectorized along the plane. (Tasks over the
 //   fused (channel, sample) planes cost two divisions per plane to find its
 //   channel and sample: on 8x8 planes, more time than the plane's values.)
-// channels_last f(channel, position): tasks of positions_per_task
-//   positions, vectorized across channels.
+// channels_last f(channel, position): tasks of as many whole positions (at
+//   least one), vectorized across channels.
 inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
                                             const Halide::Var &spatial,
                                             const Halide::Var &channel,
                                             const Halide::Var &sample,
                                             const Halide::Var &position, int elements_per_task,
-                                            const Halide::Expr &positions_per_task, int lanes,
-                                            int vectors) {
+                                            int lanes, int vectors) {
     using namespace Halide;
-    // The innermost dimension: a plane (channels_first) or the channels.
+    // The innermost dimension: a plane (channels_first) or the channels;
+    // a task takes whole ones.
     Expr inner_extent = f.output_buffer().dim(0).extent();
+    Expr inner_per_task = max(1, elements_per_task / inner_extent);
     if (channels_first) {
         Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
-        Expr channels_per_task = max(1, elements_per_task / inner_extent);
-        f.split(channel, channel_block, channel_in_block, channels_per_task,
+        f.split(channel, channel_block, channel_in_block, inner_per_task,
                 TailStrategy::GuardWithIf)
             .reorder(spatial, channel_in_block, channel_block, sample)
             .fuse(channel_block, sample, task)
@@ -105,7 +105,7 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
         vectorize_elementwise(f, spatial, inner_extent, lanes, vectors);
     } else {
         Var block("block"), in_block("in_block");
-        f.split(position, block, in_block, positions_per_task, TailStrategy::GuardWithIf)
+        f.split(position, block, in_block, inner_per_task, TailStrategy::GuardWithIf)
             .parallel(block);
         vectorize_elementwise(f, channel, inner_extent, lanes, vectors);
     }
