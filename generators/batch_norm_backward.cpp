@@ -27,7 +27,7 @@ using namespace Halide;
 class BatchNormBackward : public Generator<BatchNormBackward> {
 public:
     BatchNormParams params;
-    BatchNormBackwardKnobs knobs;
+    BatchNormKnobs knobs;
 
     Input<Buffer<>> grad_output{"grad_output"};
     Input<Buffer<>> input{"input"};

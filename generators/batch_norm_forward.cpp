@@ -39,7 +39,7 @@ public:
     // (statistics.h) is that of its first pilot_length values, or of its
     // first 16th where more; 0: of all of them, in a pass of its own.
     GeneratorParam<int> pilot_length{"pilot_length", 0, 0, 1 << 24};
-    BatchNormForwardKnobs knobs;
+    BatchNormKnobs knobs;
 
     Input<Buffer<>> input{"input"};
     Input<Buffer<void, 1>> weight{"weight"};  // (channel)

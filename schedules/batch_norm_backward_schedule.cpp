@@ -6,7 +6,7 @@
 namespace normgen {
 
 void schedule_batch_norm_backward(BatchNormBackwardFuncs funcs, const Halide::Target &target,
-                                  const BatchNormBackwardKnobs &knobs) {
+                                  const BatchNormKnobs &knobs) {
     if (target.has_feature(Halide::Target::CUDA)) {
         cuda::schedule_batch_norm_backward(funcs, target, knobs);
         return;

@@ -7,7 +7,7 @@ namespace normgen {
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
                                  const Halide::Target &target,
-                                 const BatchNormForwardKnobs &knobs) {
+                                 const BatchNormKnobs &knobs) {
     if (target.has_feature(Halide::Target::CUDA)) {
         cuda::schedule_batch_norm_forward(funcs, target, knobs);
         return;

@@ -1,52 +1,15 @@
-// How BatchNorm forward runs: the knobs, and the entry point that picks the
-// schedule for the generator's target.
+// How BatchNorm forward runs: the entry point that picks the schedule for the
+// generator's target (the knobs: batch_norm_knobs.h).
 #pragma once
 
 #include "Halide.h"
 #include "generators/batch_norm_forward.h"
+#include "schedules/batch_norm_knobs.h"
 
 namespace normgen {
 
-// Declared inside the generator, so each knob is a GeneratorParam that
-// add_halide_library(... PARAMS name=value) sets.
-struct BatchNormForwardKnobs {
-    // x86: lanes per vector; 0: the target's natural width.
-    Halide::GeneratorParam<int> vector_width{"vector_width", 0, 0, 64};
-    // Vectors per step of the elementwise loops.
-    Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
-    // channels_last: vectors of channels whose sums stay in registers while
-    // a chunk's positions stream by.
-    Halide::GeneratorParam<int> channel_vectors{"channel_vectors", 4, 1, 16};
-    // x86: elements per thread-pool task of the output, in whole (channel,
-    // sample) planes (channels_first) or whole positions of C channels
-    // (channels_last); a task takes at least one. (The statistics' tasks are
-    // the generator's chunks.)
-    Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
-    // x86 channels_first training: channels whose chunks over the same
-    // samples one thread-pool task summarizes, walking them in storage order.
-    Halide::GeneratorParam<int> channels_per_task{"channels_per_task", 64, 1, 1 << 16};
-    // CUDA: threads per block of the elementwise output and, channels_first,
-    // of a chunk's statistics (one block per chunk).
-    Halide::GeneratorParam<int> threads_per_block{"threads_per_block", 256, 32, 1024};
-    // CUDA channels_last: chunks per block of the statistics (a thread
-    // per channel and chunk).
-    Halide::GeneratorParam<int> chunks_per_block{"chunks_per_block", 8, 1, 32};
-    // CUDA: loads each thread of the statistics keeps in flight (its loops
-    // unrolled so far).
-    Halide::GeneratorParam<int> loads_in_flight{"loads_in_flight", 4, 1, 16};
-    // CUDA: values each thread adds per level of a block's reduction tree
-    // (block_reduction).
-    Halide::GeneratorParam<int> fold_radix{"fold_radix", 4, 2, 32};
-    // CUDA: threads of the block that adds a channel's chunks.
-    Halide::GeneratorParam<int> combine_threads{"combine_threads", 32, 32, 1024};
-    // CUDA: consecutive samples (channels_first) or positions
-    // (channels_last) per thread of the elementwise output, whose channel's
-    // scale and shift it loads once.
-    Halide::GeneratorParam<int> elements_per_thread{"elements_per_thread", 4, 1, 32};
-};
-
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
                                  const Halide::Target &target,
-                                 const BatchNormForwardKnobs &knobs);
+                                 const BatchNormKnobs &knobs);
 
 }  // namespace normgen

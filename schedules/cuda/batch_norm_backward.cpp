@@ -13,7 +13,7 @@ namespace normgen::cuda {
 using namespace Halide;
 
 void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target,
-                                  const BatchNormBackwardKnobs &knobs) {
+                                  const BatchNormKnobs &knobs) {
     const Var &c = f.channel;
     schedule_elementwise(f.grad_input, f.layout, knobs.threads_per_block,
                          knobs.elements_per_thread);

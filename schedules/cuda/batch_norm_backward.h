@@ -5,6 +5,6 @@
 namespace normgen::cuda {
 
 void schedule_batch_norm_backward(BatchNormBackwardFuncs funcs, const Halide::Target &target,
-                                  const BatchNormBackwardKnobs &knobs);
+                                  const BatchNormKnobs &knobs);
 
 }  // namespace normgen::cuda

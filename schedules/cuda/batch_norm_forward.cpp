@@ -19,7 +19,7 @@ namespace normgen::cuda {
 using namespace Halide;
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
-                                 const BatchNormForwardKnobs &knobs) {
+                                 const BatchNormKnobs &knobs) {
     schedule_elementwise(f.output, f.layout, knobs.threads_per_block, knobs.elements_per_thread);
     if (f.mode != BatchNormMode::training) {
         return;

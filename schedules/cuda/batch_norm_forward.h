@@ -6,6 +6,6 @@ namespace normgen::cuda {
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
                                  const Halide::Target &target,
-                                 const BatchNormForwardKnobs &knobs);
+                                 const BatchNormKnobs &knobs);
 
 }  // namespace normgen::cuda

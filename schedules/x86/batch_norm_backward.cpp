@@ -15,7 +15,7 @@ namespace normgen::x86 {
 using namespace Halide;
 
 void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target,
-                                  const BatchNormBackwardKnobs &knobs) {
+                                  const BatchNormKnobs &knobs) {
     const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position, &k = f.chunk;
     const bool channels_first = f.layout == BatchNormLayout::channels_first;

@@ -24,7 +24,7 @@ namespace normgen::x86 {
 using namespace Halide;
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
-                                 const BatchNormForwardKnobs &knobs) {
+                                 const BatchNormKnobs &knobs) {
     const int lanes = vector_lanes(target, knobs.vector_width);
     const Var &s = f.spatial, &c = f.channel, &n = f.sample, &p = f.position;
     f.scale.compute_root();

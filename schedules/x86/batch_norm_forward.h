@@ -6,6 +6,6 @@ namespace normgen::x86 {
 
 void schedule_batch_norm_forward(BatchNormForwardFuncs funcs,
                                  const Halide::Target &target,
-                                 const BatchNormForwardKnobs &knobs);
+                                 const BatchNormKnobs &knobs);
 
 }  // namespace normgen::x86
