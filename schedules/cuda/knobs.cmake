@@ -1,6 +1,7 @@
 # Knob values of the CUDA schedules (what a knob means:
 # schedules/<kernel>_schedule.h, BatchNorm's schedules/batch_norm_knobs.h).
-# Chosen from few measurements (scripts/gpu-check on an H100, README): scripts/gpu-check measures them where a GPU is lent.
+# Chosen from few measurements (scripts/gpu-check on an H100, README):
+# scripts/gpu-check measures them where a GPU is lent.
 # The rough mean is that of the whole row (pilot_length=0): a pilot of 64
 # values saved no time on an H100 (the pass re-reads the row from cache).
 set(NORMGEN_CUDA_LAYER_NORM_FORWARD_warp_per_row warps_per_block=4)
