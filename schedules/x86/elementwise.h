@@ -39,13 +39,14 @@ inline void vectorize_in_steps(Halide::Stage stage, const Halide::Var &var, int 
 }
 
 // Vectorizes `var` of f's pure definition in steps of lanes x vectors
-// values, as the last directive on f. Where the loop is at least one step
+// values, as the last directive on f (a Func's pure definition, or one of
+// its specializations). Where the loop is at least one step
 // long, its last step shifts inwards to overlap the one before (a few values
 // are written twice, with the same result) instead of being masked: AMD
 // CPUs run masked stores (vmaskmovps) in microcode, and a masked tail per
 // row or plane cost up to half the time of short rows. Shorter loops use
 // masked vectors.
-inline void vectorize_elementwise(Halide::Func f, const Halide::Var &var,
+inline void vectorize_elementwise(Halide::Stage f, const Halide::Var &var,
                                   const Halide::Expr &extent, int lanes, int vectors = 1) {
     using namespace Halide;
     vectorize_in_steps(f.specialize(extent >= lanes * vectors), var, lanes, vectors,
@@ -78,10 +79,13 @@ inline void parallel_row_pieces(Halide::Func f, const Halide::Var &element,
 // the kernels' views:
 // channels_first f(spatial, channel, sample): planes can be as small as
 //   8x8, so a task takes as many whole planes as make elements_per_task (at
-//   least one), consecutive channels of one sample, and small planes do not
-//   drown in task overhead; vectorized along the plane. (Tasks over the
+//   least one) and small planes do not drown in task overhead: whole
+//   samples where a sample is smaller than a task, else consecutive
+//   channels of one sample; vectorized along the plane. (Tasks over the
 //   fused (channel, sample) planes cost two divisions per plane to find its
-//   channel and sample: on 8x8 planes, more time than the plane's values.)
+//   channel and sample: on 8x8 planes, more time than the plane's values.
+//   Tasks of one sample each, 3200 values on 256x50x8x8, spent 1.7x the
+//   time of the limit in the thread pool's hand-offs.)
 // channels_last f(channel, position): tasks of as many whole positions (at
 //   least one), vectorized across channels.
 inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
@@ -96,6 +100,16 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
     Expr inner_extent = f.output_buffer().dim(0).extent();
     Expr inner_per_task = max(1, elements_per_task / inner_extent);
     if (channels_first) {
+        Expr channels = f.output_buffer().dim(1).extent();
+        // (At least 1: Halide checks every split factor, taken or not.)
+        Expr samples_per_task = max(1, inner_per_task / channels);
+        Var sample_block("sample_block"), sample_in_block("sample_in_block");
+        Stage whole_samples = f.specialize(samples_per_task >= 2)
+                                  .split(sample, sample_block, sample_in_block, samples_per_task,
+                                         TailStrategy::GuardWithIf)
+                                  .reorder(spatial, channel, sample_in_block, sample_block)
+                                  .parallel(sample_block);
+        vectorize_elementwise(whole_samples, spatial, inner_extent, lanes, vectors);
         Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
         f.split(channel, channel_block, channel_in_block, inner_per_task,
                 TailStrategy::GuardWithIf)
