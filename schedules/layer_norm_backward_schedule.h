@@ -30,6 +30,10 @@ struct LayerNormBackwardKnobs {
     // x86 long_rows: fewer rows per task where the rows would make fewer
     // than fewest_tasks tasks.
     Halide::GeneratorParam<int> fewest_tasks{"fewest_tasks", 4, 1, 1 << 16};
+    // x86: rows whose terms one step of the parameter sums adds at once
+    // (unrolled), so that the partial sums are loaded and stored once per
+    // step rather than once per row.
+    Halide::GeneratorParam<int> rows_per_sum_step{"rows_per_sum_step", 4, 1, 16};
     // x86 split_rows: elements of a row per thread-pool task (rows too long
     // for one thread to take whole).
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};

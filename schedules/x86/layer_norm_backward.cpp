@@ -20,11 +20,13 @@ using namespace Halide;
 
 namespace {
 
-// Each block of rows_per_task rows sums its rows into its own partial sums;
+// Each block of rows_per_task rows sums its rows, rows_per_sum_step at a
+// time, into its own partial sums;
 // returns the stage that does. Its loop over blocks is `block_var`, which
 // compute_with finds by name.
 Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, int lanes,
-                           const Expr &rows_per_task, const Var &block_var) {
+                           const Expr &rows_per_task, int rows_per_sum_step,
+                           const Var &block_var) {
     const Var &e = f.element;
     RVar block("block"), row_in_block("row_in_block");
     Func partial = f.column_sums.update()
@@ -33,9 +35,13 @@ Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, int lanes,
                        .rfactor(block, block_var);
     partial.compute_root().parallel(block_var).vectorize(e, lanes, TailStrategy::GuardWithIf);
     Stage per_block = partial.update();
-    per_block.reorder(e, row_in_block, block_var)
+    RVar row_group("row_group"), row_in_group("row_in_group");
+    per_block
+        .split(row_in_block, row_group, row_in_group, rows_per_sum_step, TailStrategy::GuardWithIf)
+        .reorder(row_in_group, e, row_group, block_var)
         .parallel(block_var)
-        .vectorize(e, lanes, TailStrategy::GuardWithIf);
+        .vectorize(e, lanes, TailStrategy::GuardWithIf)
+        .unroll(row_in_group);
     f.column_sums.compute_root().vectorize(e, lanes, TailStrategy::GuardWithIf);
     f.column_sums.update().reorder(e, block).vectorize(e, lanes, TailStrategy::GuardWithIf);
     for (Func gradient : {f.grad_weight, f.grad_bias}) {
@@ -139,7 +145,7 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
         throw CompileError("the x86 LayerNorm backward schedules are long_rows, short_rows and "
                            "split_rows");
     }
-    schedule_column_sums(f.parameters, lanes, task_rows, row_block)
+    schedule_column_sums(f.parameters, lanes, task_rows, knobs.rows_per_sum_step, row_block)
         .compute_with(grad_input, row_block);
 }
 
@@ -148,7 +154,7 @@ void schedule_layer_norm_backward_parameters(LayerNormBackwardParameterFuncs f,
                                              const Target &target,
                                              const LayerNormBackwardKnobs &knobs) {
     schedule_column_sums(f, vector_lanes(target, knobs.vector_width), knobs.rows_per_task,
-                         Var("row_block"));
+                         knobs.rows_per_sum_step, Var("row_block"));
 }
 
 }  // namespace normgen::x86
