@@ -303,16 +303,20 @@ void check_batch_norm(const std::vector<int64_t> &shape, MemoryFormat format, DT
     }
 }
 
+// The BatchNorm tests' shapes: one per rank with odd sizes, one whose
+// channels span many chunks of the statistics in both layouts, one with more
+// channels than an x86 task of the statistics takes (64, channels_first) and
+// a short last chunk, and one of more than 2 Mi values, whose x86
+// channels_last output takes the vectors for tensors that stream from memory
+// (streaming_elements).
+const std::vector<std::vector<int64_t>> batch_norm_test_shapes{
+    {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}, {40, 8, 33, 33}, {5, 67, 31, 37},
+    {3, 19, 192, 192}};
+
 TEST_CASE("BatchNorm matches the reference in every dtype, rank, layout and mode") {
     const DType dtype = generate_dtype();
     const MemoryFormat format = GENERATE(MemoryFormat::contiguous, MemoryFormat::channels_last);
-    // One shape per rank with odd sizes, one whose channels span many chunks
-    // of the statistics in both layouts, and one with more channels than an
-    // x86 task of the statistics takes (64, channels_first) and a short last
-    // chunk.
-    const std::vector<std::vector<int64_t>> shapes{
-        {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}, {40, 8, 33, 33}, {5, 67, 31, 37}};
-    for (const auto &shape : shapes) {
+    for (const auto &shape : batch_norm_test_shapes) {
         for (bool affine : {true, false}) {
             check_batch_norm(shape, format, dtype, affine, static_cast<uint32_t>(shape[1]));
         }
@@ -499,10 +503,7 @@ void check_batch_norm_backward(const std::vector<int64_t> &shape, MemoryFormat f
 TEST_CASE("BatchNorm backward matches the reference in every dtype, rank, layout and mode") {
     const DType dtype = generate_dtype();
     const MemoryFormat format = GENERATE(MemoryFormat::contiguous, MemoryFormat::channels_last);
-    // As the forward test's shapes.
-    const std::vector<std::vector<int64_t>> shapes{
-        {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}, {40, 8, 33, 33}, {5, 67, 31, 37}};
-    for (const auto &shape : shapes) {
+    for (const auto &shape : batch_norm_test_shapes) {
         for (bool training : {true, false}) {
             for (bool affine : {true, false}) {
                 check_batch_norm_backward(shape, format, dtype, training, affine,
