@@ -24,10 +24,9 @@ struct BatchNormKnobs {
     // are the generator's chunks; backward's evaluation-mode grad_input
     // takes theirs.)
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
-    // x86 channels_last: the elementwise output (forward's output,
-    // backward's grad_input) of tensors of at least streaming_elements
-    // values, too large for the caches, in vectors of
-    // streaming_vector_width lanes.
+    // x86: the elementwise output (forward's output, backward's
+    // grad_input) of tensors of at least streaming_elements values, too
+    // large for the caches, in vectors of streaming_vector_width lanes.
     Halide::GeneratorParam<int> streaming_elements{"streaming_elements", 1 << 21, 1, 1 << 30};
     Halide::GeneratorParam<int> streaming_vector_width{"streaming_vector_width", 4, 1, 64};
     // x86 channels_first: channels whose chunks over the same samples one

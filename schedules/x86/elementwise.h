@@ -87,12 +87,13 @@ inline void parallel_row_pieces(Halide::Func f, const Halide::Var &element,
 //   Tasks of one sample each, 3200 values on 256x50x8x8, spent 1.7x the
 //   time of the limit in the thread pool's hand-offs.)
 // channels_last f(channel, position): tasks of as many whole positions (at
-//   least one), vectorized across channels; tensors of at least
-//   `streaming_elements` values in vectors of `streaming_lanes` lanes.
-//   (On the AMD EPYC of the benchmarks, tensors that stream from memory ran
-//   faster in 4-lane than in 8-lane vectors, 24.5 MiB NHWC: inference 0.82x
-//   the time, training 0.87-0.90x; those in the L3 cache ran slower in
-//   4-lane vectors, 1.15-1.3x.)
+//   least one), vectorized across channels.
+// Tensors of at least `streaming_elements` values take vectors of
+// `streaming_lanes` lanes. (On the AMD EPYC of the benchmarks, tensors that
+// stream from memory ran faster in 4-lane than in 8-lane vectors, 24.5 MiB,
+// 2 threads: NHWC inference 0.82-0.90x the time, training 0.87-0.90x; NCHW
+// inference 0.83-0.93x, training 0.91-0.97x. Those in the L3 cache ran
+// slower in 4-lane vectors, 1.15-1.3x.)
 inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
                                             const Halide::Var &spatial,
                                             const Halide::Var &channel,
@@ -105,35 +106,43 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
     // a task takes whole ones.
     Expr inner_extent = f.output_buffer().dim(0).extent();
     Expr inner_per_task = max(1, elements_per_task / inner_extent);
+    Expr elements = cast<int64_t>(1);
+    for (int d = 0; d < f.output_buffer().dimensions(); ++d) {
+        elements *= f.output_buffer().dim(d).extent();
+    }
     if (channels_first) {
         Expr channels = f.output_buffer().dim(1).extent();
         // (At least 1: Halide checks every split factor, taken or not.)
         Expr samples_per_task = max(1, inner_per_task / channels);
-        Var sample_block("sample_block"), sample_in_block("sample_in_block");
-        Stage whole_samples = f.specialize(samples_per_task >= 2)
-                                  .split(sample, sample_block, sample_in_block, samples_per_task,
-                                         TailStrategy::GuardWithIf)
-                                  .reorder(spatial, channel, sample_in_block, sample_block)
-                                  .parallel(sample_block);
-        vectorize_elementwise(whole_samples, spatial, inner_extent, lanes, vectors);
-        Var channel_block("channel_block"), channel_in_block("channel_in_block"), task("task");
-        f.split(channel, channel_block, channel_in_block, inner_per_task,
-                TailStrategy::GuardWithIf)
-            .reorder(spatial, channel_in_block, channel_block, sample)
-            .fuse(channel_block, sample, task)
-            .parallel(task);
-        vectorize_elementwise(f, spatial, inner_extent, lanes, vectors);
+        auto tasks_of_planes = [&](Stage stage, int stage_lanes) {
+            Var sample_block("sample_block"), sample_in_block("sample_in_block");
+            Stage whole_samples = stage.specialize(samples_per_task >= 2)
+                                      .split(sample, sample_block, sample_in_block,
+                                             samples_per_task, TailStrategy::GuardWithIf)
+                                      .reorder(spatial, channel, sample_in_block, sample_block)
+                                      .parallel(sample_block);
+            vectorize_elementwise(whole_samples, spatial, inner_extent, stage_lanes, vectors);
+            Var channel_block("channel_block"), channel_in_block("channel_in_block"),
+                task("task");
+            stage
+                .split(channel, channel_block, channel_in_block, inner_per_task,
+                       TailStrategy::GuardWithIf)
+                .reorder(spatial, channel_in_block, channel_block, sample)
+                .fuse(channel_block, sample, task)
+                .parallel(task);
+            vectorize_elementwise(stage, spatial, inner_extent, stage_lanes, vectors);
+        };
+        tasks_of_planes(f.specialize(elements >= streaming_elements), streaming_lanes);
+        tasks_of_planes(f, lanes);
     } else {
-        Var block("block"), in_block("in_block");
-        Expr elements = cast<int64_t>(inner_extent) * f.output_buffer().dim(1).extent();
-        Stage streaming = f.specialize(elements >= streaming_elements)
-                              .split(position, block, in_block, inner_per_task,
-                                     TailStrategy::GuardWithIf)
-                              .parallel(block);
-        vectorize_elementwise(streaming, channel, inner_extent, streaming_lanes, vectors);
-        f.split(position, block, in_block, inner_per_task, TailStrategy::GuardWithIf)
-            .parallel(block);
-        vectorize_elementwise(f, channel, inner_extent, lanes, vectors);
+        auto tasks_of_positions = [&](Stage stage, int stage_lanes) {
+            Var block("block"), in_block("in_block");
+            stage.split(position, block, in_block, inner_per_task, TailStrategy::GuardWithIf)
+                .parallel(block);
+            vectorize_elementwise(stage, channel, inner_extent, stage_lanes, vectors);
+        };
+        tasks_of_positions(f.specialize(elements >= streaming_elements), streaming_lanes);
+        tasks_of_positions(f, lanes);
     }
 }
 
