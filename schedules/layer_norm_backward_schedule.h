@@ -40,6 +40,10 @@ struct LayerNormBackwardKnobs {
     // x86 split_rows: elements of grad_weight and grad_bias whose sums over
     // the rows a task holds at once (on the stack: a constant size).
     Halide::GeneratorParam<int> elements_per_sum_block{"elements_per_sum_block", 1024, 1, 1 << 16};
+    // x86 split_rows: calls of at most few_rows rows hold sums of
+    // few_rows_sum_block elements at once instead.
+    Halide::GeneratorParam<int> few_rows{"few_rows", 2, 0, 1 << 16};
+    Halide::GeneratorParam<int> few_rows_sum_block{"few_rows_sum_block", 64, 1, 1 << 16};
     // CUDA, as LayerNormForwardKnobs.
     Halide::GeneratorParam<int> warps_per_block{"warps_per_block", 4, 1, 32};
     Halide::GeneratorParam<int> threads_per_row{"threads_per_row", 256, 32, 1024};
