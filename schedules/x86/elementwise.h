@@ -38,14 +38,13 @@ inline void vectorize_in_steps(Halide::Stage stage, const Halide::Var &var, int 
         .unroll(vector);
 }
 
-// Vectorizes `var` of f's pure definition in steps of lanes x vectors
-// values, as the last directive on f (a Func's pure definition, or one of
-// its specializations). Where the loop is at least one step
-// long, its last step shifts inwards to overlap the one before (a few values
-// are written twice, with the same result) instead of being masked: AMD
-// CPUs run masked stores (vmaskmovps) in microcode, and a masked tail per
-// row or plane cost up to half the time of short rows. Shorter loops use
-// masked vectors.
+// Vectorizes `var` of f (a Func's pure definition, or one of its
+// specializations) in steps of lanes x vectors values, as the last directive
+// on f. Where the loop is at least one step long, its last step shifts
+// inwards to overlap the one before (a few values are written twice, with
+// the same result) instead of being masked: AMD CPUs run masked stores
+// (vmaskmovps) in microcode, and a masked tail per row or plane cost up to
+// half the time of short rows. Shorter loops use masked vectors.
 inline void vectorize_elementwise(Halide::Stage f, const Halide::Var &var,
                                   const Halide::Expr &extent, int lanes, int vectors = 1) {
     using namespace Halide;

@@ -21,9 +21,8 @@ using namespace Halide;
 namespace {
 
 // Each block of rows_per_task rows sums its rows, rows_per_sum_step at a
-// time, into its own partial sums;
-// returns the stage that does. Its loop over blocks is `block_var`, which
-// compute_with finds by name.
+// time, into its own partial sums; returns the stage that does. Its loop
+// over blocks is `block_var`, which compute_with finds by name.
 Stage schedule_column_sums(LayerNormBackwardParameterFuncs &f, int lanes,
                            const Expr &rows_per_task, int rows_per_sum_step,
                            const Var &block_var) {
