@@ -9,11 +9,11 @@
 // channels_first (spatial, channel, sample): threads take chunks (the planes
 //   of a few samples of one channel; the chunks of a block of channels
 //   together), summed along each plane's contiguous run in independent
-//   vector accumulators. The output is parallel over
-//   blocks of planes, vectorized along the spatial run.
+//   vector accumulators.
 // channels_last (channel, position): threads take chunks of positions,
-//   summed in vectors across channels. The output is parallel over blocks
-//   of positions, vectorized across channels.
+//   summed in vectors across channels.
+// The output's tasks are whole planes or positions, vectorized along the
+// plane or across channels (parallel_batch_norm_elementwise).
 #include "schedules/x86/batch_norm_forward.h"
 
 #include "schedules/x86/elementwise.h"

@@ -109,11 +109,11 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
     for (int d = 0; d < f.output_buffer().dimensions(); ++d) {
         elements *= f.output_buffer().dim(d).extent();
     }
-    if (channels_first) {
-        Expr channels = f.output_buffer().dim(1).extent();
-        // (At least 1: Halide checks every split factor, taken or not.)
-        Expr samples_per_task = max(1, inner_per_task / channels);
-        auto tasks_of_planes = [&](Stage stage, int stage_lanes) {
+    auto parallel_tasks = [&](Stage stage, int stage_lanes) {
+        if (channels_first) {
+            Expr channels = f.output_buffer().dim(1).extent();
+            // (At least 1: Halide checks every split factor, taken or not.)
+            Expr samples_per_task = max(1, inner_per_task / channels);
             Var sample_block("sample_block"), sample_in_block("sample_in_block");
             Stage whole_samples = stage.specialize(samples_per_task >= 2)
                                       .split(sample, sample_block, sample_in_block,
@@ -130,19 +130,15 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
                 .fuse(channel_block, sample, task)
                 .parallel(task);
             vectorize_elementwise(stage, spatial, inner_extent, stage_lanes, vectors);
-        };
-        tasks_of_planes(f.specialize(elements >= streaming_elements), streaming_lanes);
-        tasks_of_planes(f, lanes);
-    } else {
-        auto tasks_of_positions = [&](Stage stage, int stage_lanes) {
+        } else {
             Var block("block"), in_block("in_block");
             stage.split(position, block, in_block, inner_per_task, TailStrategy::GuardWithIf)
                 .parallel(block);
             vectorize_elementwise(stage, channel, inner_extent, stage_lanes, vectors);
-        };
-        tasks_of_positions(f.specialize(elements >= streaming_elements), streaming_lanes);
-        tasks_of_positions(f, lanes);
-    }
+        }
+    };
+    parallel_tasks(f.specialize(elements >= streaming_elements), streaming_lanes);
+    parallel_tasks(f, lanes);
 }
 
 }  // namespace normgen::x86

@@ -147,10 +147,11 @@ inline ChannelBlockTasks parallel_channel_blocks(Halide::Func f, const Halide::V
 // step, which AMD CPUs cannot forward (10x slower with 20 channels). Fewer
 // channels than a block take blocks of as many whole vectors as they fill
 // (20 channels, 8 lanes: two passes over `over` with blocks of two vectors,
-// where blocks of one took three); fewer than a vector, masks. More channels stream through each step of `over` whole, their
-// accumulators in memory: blocks would read the data once per block in
-// short strided runs, which the prefetchers do not follow (BatchNorm
-// backward, 256 channels: 4.5 ms streaming, 7.0 ms in blocks).
+// where blocks of one took three); fewer than a vector, masks. More channels
+// stream through each step of `over` whole, their accumulators in memory:
+// blocks would read the data once per block in short strided runs, which
+// the prefetchers do not follow (BatchNorm backward, 256 channels: 4.5 ms
+// streaming, 7.0 ms in blocks).
 inline void vectorize_across_channels(Halide::Func f, const Halide::Var &c,
                                       const Halide::RVar &over, const Halide::Expr &channels,
                                       int lanes, int vectors) {
