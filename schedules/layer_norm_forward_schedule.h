@@ -12,6 +12,7 @@ enum class RowClass {
     long_rows,   // a row holds many vectors: reduce each row with vector lanes
     short_rows,  // a row holds fewer than a few vectors: spread rows over lanes
     split_rows,  // a row outgrows the cache (chunked statistics): threads share rows
+    wide_rows,   // long_rows whose row, weight and bias together outgrow L1
     // CUDA
     warp_per_row,   // one warp per row, several rows per block
     block_per_row,  // one block of threads_per_block threads per row
@@ -25,6 +26,7 @@ struct LayerNormForwardKnobs {
         {{"long_rows", RowClass::long_rows},
          {"short_rows", RowClass::short_rows},
          {"split_rows", RowClass::split_rows},
+         {"wide_rows", RowClass::wide_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
     // x86: lanes per vector; 0: the target's natural width.
@@ -33,6 +35,11 @@ struct LayerNormForwardKnobs {
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // Rows handed to one thread-pool task.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 4, 1, 1024};
+    // wide_rows: rows whose statistics are computed together, then their
+    // outputs chunk by chunk of columns_per_chunk columns (a multiple of
+    // vector_width x vectors_per_step), each chunk for every row of the group.
+    Halide::GeneratorParam<int> rows_per_group{"rows_per_group", 8, 1, 1024};
+    Halide::GeneratorParam<int> columns_per_chunk{"columns_per_chunk", 128, 1, 1 << 20};
     // split_rows: elements of a row per thread-pool task of the output.
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
     // CUDA warp_per_row: rows (one warp each) per block.

@@ -625,7 +625,9 @@ TEST_CASE("LayerNorm row class follows the row length unless forced") {
     using normgen::LayerNormRowClass;
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
     CHECK(normgen::layer_norm_row_class(64) == LayerNormRowClass::long_rows);
-    CHECK(normgen::layer_norm_row_class(65535) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(2047) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(2048) == LayerNormRowClass::wide_rows);
+    CHECK(normgen::layer_norm_row_class(65535) == LayerNormRowClass::wide_rows);
     CHECK(normgen::layer_norm_row_class(65536) == LayerNormRowClass::split_rows);
     normgen::testing::force_layer_norm_row_class(LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::long_rows);
@@ -633,6 +635,8 @@ TEST_CASE("LayerNorm row class follows the row length unless forced") {
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::split_rows);
     normgen::testing::force_layer_norm_row_class(LayerNormRowClass::short_rows);
     CHECK(normgen::layer_norm_row_class(65537) == LayerNormRowClass::short_rows);
+    normgen::testing::force_layer_norm_row_class(LayerNormRowClass::wide_rows);
+    CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::wide_rows);
     normgen::testing::force_layer_norm_row_class(std::nullopt);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
 

@@ -77,6 +77,7 @@ const char *name_of(LayerNormRowClass row_class) {
         case LayerNormRowClass::long_rows: return "long_rows";
         case LayerNormRowClass::short_rows: return "short_rows";
         case LayerNormRowClass::split_rows: return "split_rows";
+        case LayerNormRowClass::wide_rows: return "wide_rows";
     }
     return "?";
 }
@@ -186,6 +187,12 @@ void check_layer_norm(const std::vector<int64_t> &input_shape,
     }
 }
 
+// Each CPU row class in turn (a Catch2 generator).
+LayerNormRowClass generate_cpu_row_class() {
+    return GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
+                    LayerNormRowClass::split_rows, LayerNormRowClass::wide_rows);
+}
+
 const Affine &generate_layer_norm_affine() {
     // torch's functional form also takes a bias without a weight.
     static const Affine modes[] = {{"weight and bias", true, true},
@@ -236,12 +243,14 @@ TEST_CASE("LayerNorm split_rows kernels match the reference for every row length
     check_every_row_length(LayerNormRowClass::split_rows);
 }
 
+TEST_CASE("LayerNorm wide_rows kernels match the reference for every row length") {
+    check_every_row_length(LayerNormRowClass::wide_rows);
+}
+
 TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd row counts") {
     // Every vector-tail and task-tail combination of both row classes: row
     // lengths across several vector widths, row counts around the tasks.
-    const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
-                 LayerNormRowClass::split_rows);
+    const LayerNormRowClass row_class = generate_cpu_row_class();
     const ForcedRowClass forced(row_class);
     INFO(name_of(row_class));
     for (int64_t row_length = 1; row_length <= 160; ++row_length) {
@@ -254,9 +263,7 @@ TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd
 }
 
 TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
-    const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
-                 LayerNormRowClass::split_rows);
+    const LayerNormRowClass row_class = generate_cpu_row_class();
     const ForcedRowClass forced(row_class);
     const int64_t row_length = GENERATE(3, 31, 1023, 4097, 65537);
     INFO(name_of(row_class) << ", rows of " << row_length << " values 1e4 + N(0, 1)");
@@ -296,9 +303,7 @@ TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
 constexpr float kOutlier = 300.0f;
 
 TEST_CASE("LayerNorm statistics do not depend on the start of a row being typical") {
-    const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
-                 LayerNormRowClass::split_rows);
+    const LayerNormRowClass row_class = generate_cpu_row_class();
     const ForcedRowClass forced(row_class);
     const int64_t row_length = GENERATE(17, 4097);
     const int64_t leading_outliers = std::min<int64_t>(GENERATE(1, 64), row_length / 2);
@@ -319,9 +324,7 @@ TEST_CASE("LayerNorm statistics do not depend on the start of a row being typica
 }
 
 TEST_CASE("LayerNorm of zero rows succeeds and writes nothing") {
-    const LayerNormRowClass row_class =
-        GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
-                 LayerNormRowClass::split_rows);
+    const LayerNormRowClass row_class = generate_cpu_row_class();
     INFO(name_of(row_class));
     const ForcedRowClass forced(row_class);
     const int64_t row_length = 17;

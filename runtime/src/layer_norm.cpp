@@ -22,9 +22,10 @@ using LayerNormKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
     {NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_none_##dtype),              \
      NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_weight_##dtype),            \
      NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_weight_and_bias_##dtype)}
-#define CPU_ROW_CLASSES(dtype) \
-    {CPU_AFFINES(long_rows, dtype), CPU_AFFINES(short_rows, dtype), CPU_AFFINES(split_rows, dtype)}
-constexpr LayerNormKernel cpu_kernels[3][3][3][NORMGEN_CPU_VARIANT_COUNT] = {
+#define CPU_ROW_CLASSES(dtype)                                                            \
+    {CPU_AFFINES(long_rows, dtype), CPU_AFFINES(short_rows, dtype), CPU_AFFINES(split_rows, dtype), \
+     CPU_AFFINES(wide_rows, dtype)}
+constexpr LayerNormKernel cpu_kernels[3][4][3][NORMGEN_CPU_VARIANT_COUNT] = {
     CPU_ROW_CLASSES(float32), CPU_ROW_CLASSES(float16), CPU_ROW_CLASSES(bfloat16)};
 
 // [dtype][row class: warp_per_row, block_per_row][affine]
@@ -76,6 +77,10 @@ constexpr BackwardParameterKernel cuda_backward_parameter_kernels[3] = {
 
 // Below this many elements a row fills too few vector lanes on its own.
 constexpr int64_t short_row_limit = 64;
+// From this many elements (8 KiB) a row, the weight and the bias together
+// outgrow L1 while the output streams through it (schedules/x86/
+// layer_norm_forward.cpp, wide_rows).
+constexpr int64_t wide_row_limit = 2048;
 // From this many elements (256 KiB) a row outgrows half a core's L2: read
 // three times by the whole-row kernel, twice by the chunked one, which also
 // lets threads share it.
@@ -201,6 +206,7 @@ LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device) {
     }
     if (row_length < short_row_limit) return LayerNormRowClass::short_rows;
     if (row_length >= split_row_limit) return LayerNormRowClass::split_rows;
+    if (row_length >= wide_row_limit) return LayerNormRowClass::wide_rows;
     return LayerNormRowClass::long_rows;
 }
 
@@ -361,7 +367,11 @@ void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
     // The forward kernels' row classes (their order in the tables).
     const size_t cuda_row_class =
         layer_norm_row_class(row_length, Device::cuda) == LayerNormRowClass::warp_per_row ? 0 : 1;
-    const auto cpu_row_class = static_cast<size_t>(layer_norm_row_class(row_length, Device::cpu));
+    // Backward has no wide_rows kernels: its long_rows take those rows.
+    LayerNormRowClass forward_cpu_row_class = layer_norm_row_class(row_length, Device::cpu);
+    const auto cpu_row_class = static_cast<size_t>(forward_cpu_row_class == LayerNormRowClass::wide_rows
+                                                       ? LayerNormRowClass::long_rows
+                                                       : forward_cpu_row_class);
     BackwardKernel kernel = device == Device::cuda
                                 ? cuda_backward_kernels[type][cuda_row_class][affine]
                                 : cpu_backward_kernels[type][cpu_row_class][affine][variant];

@@ -10,6 +10,12 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_long_rows vectors_per_step=4 rows_per_task=32
 # 151 with 16384).
 set(NORMGEN_X86_LAYER_NORM_FORWARD_split_rows vectors_per_step=2 elements_per_task=16384
     elements_per_chunk=16384 pilot_length=64)
+# wide_rows: groups of 8 rows, output chunks of 128 columns (2 threads, interleaved calls on
+# 4096x4096: groups of 8 and chunks of 128 0.81-0.84x the time of long_rows; of 4 and 128 0.87x;
+# 4 and 64 0.87x; 8 and 32 0.87x; 8 and 64 0.87x; 4 and 256 0.93x; 16 and 128 0.91x; 4 and 512
+# 1.0x).
+set(NORMGEN_X86_LAYER_NORM_FORWARD_wide_rows vectors_per_step=4 rows_per_task=32 pilot_length=64
+    rows_per_group=8 columns_per_chunk=128)
 # short_rows: a pilot of 4 of a row's (at most 63) values costs a quarter of a pass over
 # it where 64 would cost a whole one (65536x16, 1 thread: 718 -> 505 us).
 set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=1024 pilot_length=4)

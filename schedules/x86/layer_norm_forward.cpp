@@ -10,6 +10,17 @@
 // long_rows: each row sum is split into vectors_per_step x `lanes` partial
 //   sums (rfactor) that live in vector registers and are added horizontally
 //   at the end.
+// wide_rows: as long_rows, but rows_per_group rows at a time: their
+//   statistics, then their outputs in chunks of columns_per_chunk columns,
+//   each chunk for every row of the group. A row's output reads its input,
+//   the weight and the bias: on rows of 4096 values that is 48 KiB, more
+//   than the L1 cache holds while the output streams through it, and row by
+//   row the weight and bias came from L2 each time. A chunk of them stays
+//   in L1 for the whole group. (2 threads, the AMD EPYC of the benchmarks,
+//   interleaved calls of both schedules: 4096x4096 0.85x the time of
+//   long_rows, 4096x4097 0.89x, 2048x8192 0.84x, 64x11520 0.70x, 256x3200
+//   0.75x, 8192x2048 0.97-1.0x; but 4096x1024 1.3x and 4096x768 1.4x, where
+//   a row, weight and bias fit in L1 anyway.)
 // short_rows: rows shorter than a few vectors waste most lanes that way, so
 //   the sums run over `lanes` rows at once, one row per lane.
 // split_rows: see schedule_split_rows.
@@ -69,27 +80,54 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     Func output = f.output, mean = f.mean, rstd = f.rstd;
     Expr row_length = f.output.output_buffer().dim(0).extent();
 
+    const bool wide = knobs.row_class == RowClass::wide_rows;
+    // The loop whose every iteration computes statistics, then outputs:
+    // one row's, or (wide_rows) one group's.
+    Var rows_at_once = row_in_block;
+    Var row_group("row_group"), row_in_group("row_in_group");
     for (Func stage : {output, mean, rstd}) {
         stage.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
             .parallel(row_block);
+        if (wide) {
+            stage.split(row_in_block, row_group, row_in_group, knobs.rows_per_group,
+                        TailStrategy::GuardWithIf);
+            rows_at_once = row_group;
+        }
     }
-    mean.compute_with(output, row_in_block);
-    rstd.compute_with(output, row_in_block);
+    mean.compute_with(output, rows_at_once);
+    rstd.compute_with(output, rows_at_once);
 
-    if (knobs.row_class == RowClass::long_rows) {
+    if (knobs.row_class == RowClass::long_rows || wide) {
+        if (wide) {
+            const int step = lanes * knobs.vectors_per_step;
+            if (knobs.columns_per_chunk % step != 0) {
+                throw CompileError("wide_rows: columns_per_chunk must be a multiple of "
+                                   "vector_width x vectors_per_step");
+            }
+            // (Rows shorter than a chunk come only where a test forces the
+            // class: written whole.)
+            Var column_chunk("column_chunk"), in_chunk("in_chunk");
+            Stage in_chunks = output.specialize(row_length >= knobs.columns_per_chunk)
+                                  .split(e, column_chunk, in_chunk, knobs.columns_per_chunk,
+                                         TailStrategy::ShiftInwards)
+                                  .reorder(in_chunk, row_in_group, column_chunk, row_group);
+            vectorize_in_steps(in_chunks, in_chunk, lanes, knobs.vectors_per_step,
+                               TailStrategy::RoundUp);
+        }
         vectorize_elementwise(output, e, row_length, lanes, knobs.vectors_per_step);
-        // Each row's statistics, then its output, while the row is in L1.
-        // (Computing a whole task's statistics first measured 5-8% slower
-        // on 4096x768 and 4096x1024, interleaved runs of both builds.)
-        LoopLevel per_row(output, row_in_block);
+        // Each row's (wide_rows: group's) statistics, then its output, while
+        // the row is in L1 (the group in L2). (Computing a whole task's
+        // statistics first measured 5-8% slower on 4096x768 and 4096x1024,
+        // interleaved runs of both builds.)
+        LoopLevel per_pass(output, rows_at_once);
         GroupStatistics &stats = f.row_statistics;
         for (Func stat : {stats.rough_mean, f.row_mean, f.row_rstd}) {
-            stat.compute_at(per_row);
+            stat.compute_at(per_pass);
         }
         // The pilot is short (or the whole row, where the algorithm asks):
         // one accumulator.
-        vectorize_reduction(stats.pilot_sum, f.over_pilot.x, per_row, lanes, 1);
-        vectorize_reduction(stats.deviation_sums, f.over_row.x, per_row, lanes,
+        vectorize_reduction(stats.pilot_sum, f.over_pilot.x, per_pass, lanes, 1);
+        vectorize_reduction(stats.deviation_sums, f.over_row.x, per_pass, lanes,
                             knobs.vectors_per_step);
     } else {
         // One row per lane: the statistics of a whole block of rows are

@@ -313,8 +313,15 @@ private:
 bool cuda_available(std::string *reason = nullptr);
 
 // The shape classes of the LayerNorm kernels, chosen by row length: the first
-// three on the CPU, the last two on CUDA.
-enum class LayerNormRowClass { long_rows, short_rows, split_rows, warp_per_row, block_per_row };
+// four on the CPU, the last two on CUDA.
+enum class LayerNormRowClass {
+    long_rows,
+    short_rows,
+    split_rows,
+    wide_rows,
+    warp_per_row,
+    block_per_row
+};
 LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device = Device::cpu);
 
 namespace testing {
