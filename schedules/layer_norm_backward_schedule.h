@@ -18,6 +18,7 @@ struct LayerNormBackwardKnobs {
         {{"long_rows", RowClass::long_rows},
          {"short_rows", RowClass::short_rows},
          {"split_rows", RowClass::split_rows},
+         {"wide_rows", RowClass::wide_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
     // x86: lanes per vector; 0: the target's natural width.
@@ -34,6 +35,9 @@ struct LayerNormBackwardKnobs {
     // (unrolled), so that the partial sums are loaded and stored once per
     // step rather than once per row.
     Halide::GeneratorParam<int> rows_per_sum_step{"rows_per_sum_step", 4, 1, 16};
+    // x86 wide_rows: as the forward's (schedules/layer_norm_forward_schedule.h).
+    Halide::GeneratorParam<int> rows_per_group{"rows_per_group", 8, 1, 1024};
+    Halide::GeneratorParam<int> columns_per_chunk{"columns_per_chunk", 128, 1, 1 << 20};
     // x86 split_rows: elements of a row per thread-pool task (rows too long
     // for one thread to take whole).
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};

@@ -396,8 +396,9 @@ TEST_CASE("LayerNorm backward matches the reference in every dtype and row class
         const ForcedRowClass forced(row_class);
         INFO("row class " << static_cast<int>(row_class));
         for (int64_t row_length : {1, 3, 17, 100, 1023, 1025, 4097, 20000}) {
-            // Many short rows, so that row blocks end part-full.
-            const int64_t rows = row_length < 100 ? 67 : row_length > 4097 ? 2 : 5;
+            // Many rows up to 1025 elements, so that row blocks (and
+            // wide_rows' groups of rows) end part-full.
+            const int64_t rows = row_length <= 1025 ? 67 : row_length > 4097 ? 2 : 5;
             for (bool has_weight : {true, false}) {
                 check_layer_norm_backward(rows, row_length, dtype, has_weight,
                                           static_cast<uint32_t>(row_length + 7));

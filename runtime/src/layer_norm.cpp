@@ -45,15 +45,15 @@ using BackwardParameterKernel = int (*)(halide_buffer_t *grad_output, halide_buf
                                         halide_buffer_t *mean, halide_buffer_t *rstd,
                                         halide_buffer_t *grad_weight, halide_buffer_t *grad_bias);
 
-// All three gradients: [dtype][row class: long_rows, short_rows, split_rows]
+// All three gradients: [dtype][row class: long_rows, short_rows, split_rows, wide_rows]
 // [affine: none, weight][CPU variant]
 #define CPU_BACKWARD_AFFINES(row_class, dtype)                                        \
     {NORMGEN_CPU_VARIANTS(layer_norm_backward_##row_class##_none_##dtype),              \
      NORMGEN_CPU_VARIANTS(layer_norm_backward_##row_class##_weight_##dtype)}
 #define CPU_BACKWARD_ROW_CLASSES(dtype)                                            \
     {CPU_BACKWARD_AFFINES(long_rows, dtype), CPU_BACKWARD_AFFINES(short_rows, dtype), \
-     CPU_BACKWARD_AFFINES(split_rows, dtype)}
-constexpr BackwardKernel cpu_backward_kernels[3][3][2][NORMGEN_CPU_VARIANT_COUNT] = {
+     CPU_BACKWARD_AFFINES(split_rows, dtype), CPU_BACKWARD_AFFINES(wide_rows, dtype)}
+constexpr BackwardKernel cpu_backward_kernels[3][4][2][NORMGEN_CPU_VARIANT_COUNT] = {
     CPU_BACKWARD_ROW_CLASSES(float32), CPU_BACKWARD_ROW_CLASSES(float16),
     CPU_BACKWARD_ROW_CLASSES(bfloat16)};
 // [dtype][row class: warp_per_row, block_per_row][affine]
@@ -367,11 +367,7 @@ void layer_norm_backward(const TensorView &grad_output, const TensorView &input,
     // The forward kernels' row classes (their order in the tables).
     const size_t cuda_row_class =
         layer_norm_row_class(row_length, Device::cuda) == LayerNormRowClass::warp_per_row ? 0 : 1;
-    // Backward has no wide_rows kernels: its long_rows take those rows.
-    LayerNormRowClass forward_cpu_row_class = layer_norm_row_class(row_length, Device::cpu);
-    const auto cpu_row_class = static_cast<size_t>(forward_cpu_row_class == LayerNormRowClass::wide_rows
-                                                       ? LayerNormRowClass::long_rows
-                                                       : forward_cpu_row_class);
+    const auto cpu_row_class = static_cast<size_t>(layer_norm_row_class(row_length, Device::cpu));
     BackwardKernel kernel = device == Device::cuda
                                 ? cuda_backward_kernels[type][cuda_row_class][affine]
                                 : cpu_backward_kernels[type][cpu_row_class][affine][variant];

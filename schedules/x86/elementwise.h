@@ -53,6 +53,30 @@ inline void vectorize_elementwise(Halide::Stage f, const Halide::Var &var,
     f.vectorize(var, lanes, TailStrategy::GuardWithIf);
 }
 
+// wide_rows (LayerNorm): f(element, row), its rows split into groups
+// (row_group, row_in_group), writes each group in chunks of `columns`
+// columns, each chunk for every row of the group, so that a chunk of the
+// per-element parameters stays in L1 for the whole group; vectorized in
+// steps of lanes x vectors values, of which `columns` must be a multiple.
+// Rows shorter than a chunk are left to f's later directives.
+inline void write_groups_in_column_chunks(Halide::Func f, const Halide::Var &element,
+                                          const Halide::Var &row_in_group,
+                                          const Halide::Var &row_group,
+                                          const Halide::Expr &row_length, int columns, int lanes,
+                                          int vectors) {
+    using namespace Halide;
+    if (columns % (lanes * vectors) != 0) {
+        throw CompileError("wide_rows: columns_per_chunk must be a multiple of vector_width x "
+                           "vectors_per_step");
+    }
+    Var column_chunk("column_chunk"), in_chunk("in_chunk");
+    Stage in_chunks = f.specialize(row_length >= columns)
+                          .split(element, column_chunk, in_chunk, columns,
+                                 TailStrategy::ShiftInwards)
+                          .reorder(in_chunk, row_in_group, column_chunk, row_group);
+    vectorize_in_steps(in_chunks, in_chunk, lanes, vectors, TailStrategy::RoundUp);
+}
+
 // Splits each row of f(element, row) into tasks of `task` elements (a
 // multiple of a step, lanes x vectors) that threads take, so that even a
 // single row uses every thread; vectorized in steps. Where a row holds a

@@ -99,20 +99,11 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
 
     if (knobs.row_class == RowClass::long_rows || wide) {
         if (wide) {
-            const int step = lanes * knobs.vectors_per_step;
-            if (knobs.columns_per_chunk % step != 0) {
-                throw CompileError("wide_rows: columns_per_chunk must be a multiple of "
-                                   "vector_width x vectors_per_step");
-            }
             // (Rows shorter than a chunk come only where a test forces the
             // class: written whole.)
-            Var column_chunk("column_chunk"), in_chunk("in_chunk");
-            Stage in_chunks = output.specialize(row_length >= knobs.columns_per_chunk)
-                                  .split(e, column_chunk, in_chunk, knobs.columns_per_chunk,
-                                         TailStrategy::ShiftInwards)
-                                  .reorder(in_chunk, row_in_group, column_chunk, row_group);
-            vectorize_in_steps(in_chunks, in_chunk, lanes, knobs.vectors_per_step,
-                               TailStrategy::RoundUp);
+            write_groups_in_column_chunks(output, e, row_in_group, row_group, row_length,
+                                          knobs.columns_per_chunk, lanes,
+                                          knobs.vectors_per_step);
         }
         vectorize_elementwise(output, e, row_length, lanes, knobs.vectors_per_step);
         // Each row's (wide_rows: group's) statistics, then its output, while
