@@ -22,9 +22,9 @@ using LayerNormKernel = int (*)(halide_buffer_t *input, halide_buffer_t *weight,
     {NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_none_##dtype),              \
      NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_weight_##dtype),            \
      NORMGEN_CPU_VARIANTS(layer_norm_forward_##row_class##_weight_and_bias_##dtype)}
-#define CPU_ROW_CLASSES(dtype)                                                            \
-    {CPU_AFFINES(long_rows, dtype), CPU_AFFINES(short_rows, dtype), CPU_AFFINES(split_rows, dtype), \
-     CPU_AFFINES(wide_rows, dtype)}
+#define CPU_ROW_CLASSES(dtype)                                                    \
+    {CPU_AFFINES(long_rows, dtype), CPU_AFFINES(short_rows, dtype),               \
+     CPU_AFFINES(split_rows, dtype), CPU_AFFINES(wide_rows, dtype)}
 constexpr LayerNormKernel cpu_kernels[3][4][3][NORMGEN_CPU_VARIANT_COUNT] = {
     CPU_ROW_CLASSES(float32), CPU_ROW_CLASSES(float16), CPU_ROW_CLASSES(bfloat16)};
 
@@ -77,9 +77,10 @@ constexpr BackwardParameterKernel cuda_backward_parameter_kernels[3] = {
 
 // Below this many elements a row fills too few vector lanes on its own.
 constexpr int64_t short_row_limit = 64;
-// From this many elements (8 KiB) a row, the weight and the bias together
-// outgrow L1 while the output streams through it (schedules/x86/
-// layer_norm_forward.cpp, wide_rows).
+// From this many elements (8 KiB of float32) a row, the weight, the bias
+// and the output row fill a 32 KiB L1 cache, and the weight and bias no
+// longer stay there from row to row (schedules/x86/layer_norm_forward.cpp,
+// wide_rows; 2048 itself measured the same either way).
 constexpr int64_t wide_row_limit = 2048;
 // From this many elements (256 KiB) a row outgrows half a core's L2: read
 // three times by the whole-row kernel, twice by the chunked one, which also
