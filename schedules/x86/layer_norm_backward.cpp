@@ -157,9 +157,9 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
         // lane, for a whole block before its grad_input. Rows of a common
         // short length are summed fully unrolled (scalar loads inserted into
         // vectors rather than gathers).
-        vectorize_elementwise(grad_input, e, row_length, lanes);
+        vectorize_along_short_rows(grad_input, e, row_length, lanes);
         f.row_sums.compute_at(grad_input, row_block).vectorize(r, lanes, TailStrategy::GuardWithIf);
-        for (int length : {8, 16, 32}) {
+        for (int length : common_short_row_lengths) {
             f.row_sums.update()
                 .specialize(row_length == length)
                 .vectorize(r, lanes, TailStrategy::GuardWithIf)

@@ -146,7 +146,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
             // row's elements across `lanes` rows then load as scalars
             // inserted into vectors instead of one gather per element
             // (65536x16 on one thread: 1.33 -> 0.87 ms).
-            for (int length : {8, 16, 32}) {
+            for (int length : common_short_row_lengths) {
                 partial.update()
                     .specialize(row_length == length)
                     .vectorize(r, lanes, TailStrategy::GuardWithIf)
@@ -155,7 +155,7 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
             partial.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
             sum.update().vectorize(r, lanes, TailStrategy::GuardWithIf);
         }
-        vectorize_elementwise(output, e, row_length, lanes);
+        vectorize_along_short_rows(output, e, row_length, lanes);
     }
 }
 
