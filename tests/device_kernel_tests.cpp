@@ -153,8 +153,7 @@ std::vector<LayerNormRowClass> row_classes_of(Device device) {
     if (device == Device::cuda) {
         return {LayerNormRowClass::warp_per_row, LayerNormRowClass::block_per_row};
     }
-    return {LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
-            LayerNormRowClass::split_rows, LayerNormRowClass::wide_rows};
+    return normgen::testing::cpu_row_classes;
 }
 
 void check_layer_norm(int64_t rows, int64_t row_length, DType dtype, bool has_weight,

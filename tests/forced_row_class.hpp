@@ -5,8 +5,14 @@
 #include <normgen/normgen.hpp>
 
 #include <optional>
+#include <vector>
 
 namespace normgen::testing {
+
+// The LayerNorm row classes of the CPU, each of which tests force in turn.
+inline const std::vector<LayerNormRowClass> cpu_row_classes{
+    LayerNormRowClass::long_rows, LayerNormRowClass::short_rows, LayerNormRowClass::split_rows,
+    LayerNormRowClass::wide_rows};
 
 // Forces a LayerNorm row class while alive.
 class ForcedRowClass {

@@ -189,8 +189,7 @@ void check_layer_norm(const std::vector<int64_t> &input_shape,
 
 // Each CPU row class in turn (a Catch2 generator).
 LayerNormRowClass generate_cpu_row_class() {
-    return GENERATE(LayerNormRowClass::long_rows, LayerNormRowClass::short_rows,
-                    LayerNormRowClass::split_rows, LayerNormRowClass::wide_rows);
+    return GENERATE(from_range(normgen::testing::cpu_row_classes));
 }
 
 const Affine &generate_layer_norm_affine() {

@@ -53,28 +53,33 @@ inline void vectorize_elementwise(Halide::Stage f, const Halide::Var &var,
     f.vectorize(var, lanes, TailStrategy::GuardWithIf);
 }
 
-// wide_rows (LayerNorm): f(element, row), its rows split into groups
-// (row_group, row_in_group), writes each group in chunks of `columns`
-// columns, each chunk for every row of the group, so that a chunk of the
-// per-element parameters stays in L1 for the whole group; vectorized in
-// steps of lanes x vectors values, of which `columns` must be a multiple.
-// Rows shorter than a chunk are left to f's later directives.
-inline void write_groups_in_column_chunks(Halide::Func f, const Halide::Var &element,
-                                          const Halide::Var &row_in_group,
-                                          const Halide::Var &row_group,
-                                          const Halide::Expr &row_length, int columns, int lanes,
-                                          int vectors) {
+// wide_rows (LayerNorm): splits the loop `rows` of f(element, row) into
+// groups of `rows_per_group` (row_group, row_in_group) and writes each group
+// in chunks of `columns` columns, each chunk for every row of the group, so
+// that a chunk of the per-element parameters stays in L1 for the whole
+// group; vectorized in steps of lanes x vectors values, of which `columns`
+// must be a multiple. Rows shorter than a chunk are left to f's later
+// directives. Returns row_group: the loop whose every iteration is one
+// group, where the caller computes the group's row statistics.
+inline Halide::Var write_row_groups_in_column_chunks(Halide::Func f, const Halide::Var &element,
+                                                     const Halide::Var &rows,
+                                                     const Halide::Expr &row_length,
+                                                     int rows_per_group, int columns,
+                                                     int lanes, int vectors) {
     using namespace Halide;
     if (columns % (lanes * vectors) != 0) {
         throw CompileError("wide_rows: columns_per_chunk must be a multiple of vector_width x "
                            "vectors_per_step");
     }
+    Var row_group("row_group"), row_in_group("row_in_group");
+    f.split(rows, row_group, row_in_group, rows_per_group, TailStrategy::GuardWithIf);
     Var column_chunk("column_chunk"), in_chunk("in_chunk");
     Stage in_chunks = f.specialize(row_length >= columns)
                           .split(element, column_chunk, in_chunk, columns,
                                  TailStrategy::ShiftInwards)
                           .reorder(in_chunk, row_in_group, column_chunk, row_group);
     vectorize_in_steps(in_chunks, in_chunk, lanes, vectors, TailStrategy::RoundUp);
+    return row_group;
 }
 
 // Row lengths common enough among short rows (short_rows) to get loops of

@@ -138,16 +138,12 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
     if (knobs.row_class == RowClass::long_rows || wide) {
         // The loop whose every iteration computes row sums, then
         // grad_input: one row's, or (wide_rows) one group's.
-        Var rows_at_once = row_in_block;
-        if (wide) {
-            Var row_group("row_group"), row_in_group("row_in_group");
-            grad_input.split(row_in_block, row_group, row_in_group, knobs.rows_per_group,
-                             TailStrategy::GuardWithIf);
-            rows_at_once = row_group;
-            write_groups_in_column_chunks(grad_input, e, row_in_group, row_group, row_length,
-                                          knobs.columns_per_chunk, lanes,
-                                          knobs.vectors_per_step);
-        }
+        const Var rows_at_once =
+            wide ? write_row_groups_in_column_chunks(grad_input, e, row_in_block, row_length,
+                                                     knobs.rows_per_group,
+                                                     knobs.columns_per_chunk, lanes,
+                                                     knobs.vectors_per_step)
+                 : row_in_block;
         vectorize_elementwise(grad_input, e, row_length, lanes, knobs.vectors_per_step);
         vectorize_reduction(f.row_sums, f.over_row.x, LoopLevel(grad_input, rows_at_once), lanes,
                             knobs.vectors_per_step);

@@ -80,31 +80,29 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     Func output = f.output, mean = f.mean, rstd = f.rstd;
     Expr row_length = f.output.output_buffer().dim(0).extent();
 
-    const bool wide = knobs.row_class == RowClass::wide_rows;
-    // The loop whose every iteration computes statistics, then outputs:
-    // one row's, or (wide_rows) one group's.
-    Var rows_at_once = row_in_block;
-    Var row_group("row_group"), row_in_group("row_in_group");
     for (Func stage : {output, mean, rstd}) {
         stage.split(r, row_block, row_in_block, knobs.rows_per_task, TailStrategy::GuardWithIf)
             .parallel(row_block);
-        if (wide) {
-            stage.split(row_in_block, row_group, row_in_group, knobs.rows_per_group,
-                        TailStrategy::GuardWithIf);
-            rows_at_once = row_group;
-        }
     }
-    mean.compute_with(output, rows_at_once);
-    rstd.compute_with(output, rows_at_once);
+    // The loop whose every iteration computes statistics, then outputs:
+    // one row's, or (wide_rows) one group's, which mean and rstd take too.
+    // (Rows shorter than a chunk come only where a test forces wide_rows:
+    // written whole.)
+    const bool wide = knobs.row_class == RowClass::wide_rows;
+    const Var rows_at_once =
+        wide ? write_row_groups_in_column_chunks(output, e, row_in_block, row_length,
+                                                 knobs.rows_per_group, knobs.columns_per_chunk,
+                                                 lanes, knobs.vectors_per_step)
+             : row_in_block;
+    for (Func stage : {mean, rstd}) {
+        if (wide) {
+            stage.split(row_in_block, rows_at_once, Var("row_in_group"), knobs.rows_per_group,
+                        TailStrategy::GuardWithIf);
+        }
+        stage.compute_with(output, rows_at_once);
+    }
 
     if (knobs.row_class == RowClass::long_rows || wide) {
-        if (wide) {
-            // (Rows shorter than a chunk come only where a test forces the
-            // class: written whole.)
-            write_groups_in_column_chunks(output, e, row_in_group, row_group, row_length,
-                                          knobs.columns_per_chunk, lanes,
-                                          knobs.vectors_per_step);
-        }
         vectorize_elementwise(output, e, row_length, lanes, knobs.vectors_per_step);
         // Each row's (wide_rows: group's) statistics, then its output, while
         // the row is in L1 (the group in L2). (Computing a whole task's
