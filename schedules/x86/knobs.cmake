@@ -17,8 +17,12 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_split_rows vectors_per_step=2 elements_per_ta
 set(NORMGEN_X86_LAYER_NORM_FORWARD_wide_rows vectors_per_step=4 rows_per_task=32 pilot_length=64
     rows_per_group=8 columns_per_chunk=128)
 # short_rows: a pilot of 4 of a row's (at most 63) values costs a quarter of a pass over
-# it where 64 would cost a whole one (65536x16, 1 thread: 718 -> 505 us).
-set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=1024 pilot_length=4)
+# it where 64 would cost a whole one (65536x16, 1 thread: 718 -> 505 us). Tasks of 4096 rows,
+# at least 2 (interleaved calls, 2 threads, against tasks of 1024: 65536x16 0.87x the time,
+# 65536x8 0.83x, 32768x32 0.96x, 16384x16 0.93x, 8192x16 0.94x, 4096x16 0.99x; tasks of 2048
+# or 8192 rows measured the same as 4096, of 256 or 128 1.3-1.4x).
+set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4096 fewest_tasks=2
+    pilot_length=4)
 # channels_first: output tasks of 64 Ki elements, not 16 Ki (2 threads: 32x64x56x56 inference
 # 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x).
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64
