@@ -308,10 +308,11 @@ void check_batch_norm(const std::vector<int64_t> &shape, MemoryFormat format, DT
 // a short last chunk, and two of more than 2 Mi values, whose x86 output
 // takes the vectors for tensors that stream from memory (streaming_elements):
 // channels_first, one in tasks of a few channels of a sample, the other in
-// tasks of whole samples, the last one short.
+// tasks of whole samples, the last one short; and 48 and 64 channels, which
+// x86 channels_last sums in one pass of whole vectors.
 const std::vector<std::vector<int64_t>> batch_norm_test_shapes{
     {7, 3}, {5, 20, 9}, {3, 20, 7, 5}, {2, 3, 5, 7, 3}, {40, 8, 33, 33}, {5, 67, 31, 37},
-    {3, 19, 192, 192}, {331, 19, 18, 19}};
+    {3, 19, 192, 192}, {331, 19, 18, 19}, {9, 48, 11}, {4, 64, 5, 7}};
 
 TEST_CASE("BatchNorm matches the reference in every dtype, rank, layout and mode") {
     const DType dtype = generate_dtype();
