@@ -28,8 +28,8 @@ struct LayerNormBackwardKnobs {
     // x86: rows per thread-pool task (grad_input), and rows whose parameter
     // gradients one task sums before the tasks' partial sums are added.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 16, 1, 1 << 16};
-    // x86 long_rows: fewer rows per task where the rows would make fewer
-    // than fewest_tasks tasks.
+    // x86: fewer rows per task where the rows would make fewer than
+    // fewest_tasks tasks (1: always rows_per_task, a constant).
     Halide::GeneratorParam<int> fewest_tasks{"fewest_tasks", 4, 1, 1 << 16};
     // x86: rows whose terms one step of the parameter sums adds at once
     // (unrolled), so that the partial sums are loaded and stored once per

@@ -35,8 +35,8 @@ struct LayerNormForwardKnobs {
     Halide::GeneratorParam<int> vectors_per_step{"vectors_per_step", 2, 1, 8};
     // Rows handed to one thread-pool task.
     Halide::GeneratorParam<int> rows_per_task{"rows_per_task", 4, 1, 1 << 16};
-    // x86 short_rows: fewer rows per task where the rows would make fewer
-    // than fewest_tasks tasks.
+    // x86: fewer rows per task where the rows would make fewer than
+    // fewest_tasks tasks (1: always rows_per_task, a constant).
     Halide::GeneratorParam<int> fewest_tasks{"fewest_tasks", 1, 1, 1 << 16};
     // wide_rows: rows whose statistics are computed together, then their
     // outputs chunk by chunk of columns_per_chunk columns (a multiple of

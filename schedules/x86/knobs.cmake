@@ -44,7 +44,8 @@ set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows row_class=long_rows vectors_per_st
 # groups of 8 and chunks of 256 0.93x; tasks of 16 or 32 rows 1.0-1.4x).
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_wide_rows row_class=wide_rows vectors_per_step=4
     rows_per_task=64 fewest_tasks=4 rows_per_group=8 columns_per_chunk=128)
-set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_task=1024)
+set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_task=1024
+    fewest_tasks=1)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_step=2 elements_per_task=16384)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64)

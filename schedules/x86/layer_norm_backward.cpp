@@ -129,10 +129,8 @@ void schedule_layer_norm_backward(LayerNormBackwardFuncs f, const Target &target
     // tensor to add (4096x768, 2 threads: 1.56 ms with 16 rows per task,
     // 0.86 ms with 64).
     const bool wide = knobs.row_class == RowClass::wide_rows;
-    Expr task_rows = knobs.row_class == RowClass::long_rows || wide
-                         ? rows_per_task(grad_input.output_buffer().dim(1).extent(),
-                                         knobs.rows_per_task, knobs.fewest_tasks)
-                         : Expr(knobs.rows_per_task);
+    Expr task_rows = rows_per_task(grad_input.output_buffer().dim(1).extent(),
+                                   knobs.rows_per_task, knobs.fewest_tasks);
     grad_input.split(r, row_block, row_in_block, task_rows, TailStrategy::GuardWithIf)
         .parallel(row_block);
     if (knobs.row_class == RowClass::long_rows || wide) {

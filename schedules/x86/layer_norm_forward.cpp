@@ -80,13 +80,8 @@ void schedule_layer_norm_forward(LayerNormForwardFuncs f, const Target &target,
     Func output = f.output, mean = f.mean, rstd = f.rstd;
     Expr row_length = f.output.output_buffer().dim(0).extent();
 
-    // short_rows' tasks shrink where there are few rows. (Long rows keep
-    // constant tasks: a symbolic one put their per-row statistics on the
-    // heap, 2x the time.)
-    Expr task_rows = knobs.row_class == RowClass::short_rows
-                         ? rows_per_task(output.output_buffer().dim(1).extent(),
-                                         knobs.rows_per_task, knobs.fewest_tasks)
-                         : Expr(knobs.rows_per_task);
+    Expr task_rows = rows_per_task(output.output_buffer().dim(1).extent(), knobs.rows_per_task,
+                                   knobs.fewest_tasks);
     for (Func stage : {output, mean, rstd}) {
         stage.split(r, row_block, row_in_block, task_rows, TailStrategy::GuardWithIf)
             .parallel(row_block);
