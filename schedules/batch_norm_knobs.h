@@ -24,6 +24,11 @@ struct BatchNormKnobs {
     // are the generator's chunks; backward's evaluation-mode grad_input
     // takes theirs.)
     Halide::GeneratorParam<int> elements_per_task{"elements_per_task", 1 << 14, 1, 1 << 24};
+    // x86 channels_last: the elementwise output's tasks are equal shares of
+    // the positions, as many as elements_per_task makes, rounded up to a
+    // multiple of task_multiple (the machine's cores), so that no thread
+    // waits while another finishes a last task that is only partly full.
+    Halide::GeneratorParam<int> task_multiple{"task_multiple", 1, 1, 1024};
     // x86: the elementwise output (forward's output, backward's
     // grad_input) of tensors of at least streaming_elements values, too
     // large for the caches, in vectors of streaming_vector_width lanes.

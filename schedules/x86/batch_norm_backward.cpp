@@ -26,8 +26,7 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     if (!grad_input_with_sums) {
         // As the forward output.
         parallel_batch_norm_elementwise(grad_input, channels_first, s, c, n, p,
-                                        knobs.elements_per_task, lanes, knobs.vectors_per_step,
-                                        knobs.streaming_elements, knobs.streaming_vector_width);
+                                        lanes, knobs);
     }
 
     // Evaluation mode's invstd is a square root and a division: once per

@@ -30,8 +30,7 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
     f.scale.compute_root();
     f.shift.compute_root();
     parallel_batch_norm_elementwise(f.output, f.layout == BatchNormLayout::channels_first, s, c,
-                                    n, p, knobs.elements_per_task, lanes, knobs.vectors_per_step,
-                                    knobs.streaming_elements, knobs.streaming_vector_width);
+                                    n, p, lanes, knobs);
 
     if (f.mode != BatchNormMode::training) {
         return;

@@ -31,9 +31,11 @@ set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_lengt
 # that the chunks' combination, one thread's work, stays short (32x64x56x56 NHWC training, 2
 # threads: 2.9 -> 1.8 ms; backward 4.1 -> 3.2 ms). Output tasks of 64 Ki elements, not 16 Ki
 # (2 threads, inference: 0.93-0.96x the time on 32x64x56x56, 64x20x24x24, 256x50x8x8; 1.01x on
-# 128x256x14x14; training within noise).
-set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_last vectors_per_step=1 elements_per_task=65536
-    elements_per_chunk=32768 pilot_length=16)
+# 128x256x14x14; training within noise); now equal shares of about 256 Ki, an even number of
+# them (see parallel_batch_norm_elementwise; shares of about 128 Ki measured within 1-3% of it,
+# 256 Ki in an odd number 1.05x on 64x20x24x24).
+set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_last vectors_per_step=1 elements_per_task=262144
+    task_multiple=2 elements_per_chunk=32768 pilot_length=16)
 # long_rows: tasks of 64 rows, fewer where there would be fewer than 4 tasks (see
 # schedules/x86/layer_norm_backward.cpp).
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows row_class=long_rows vectors_per_step=4 rows_per_task=64
