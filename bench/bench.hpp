@@ -3,6 +3,7 @@
 // checked against them and timed.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,13 @@ constexpr double kRelativeTolerance = 1e-4;
 // reference's by 2e-3 at 65536 terms), so its absolute tolerance does too.
 inline double sum_absolute_tolerance(int64_t terms) {
     return kAbsoluteTolerance * std::sqrt(static_cast<double>(terms));
+}
+
+// The median of timed calls.
+inline double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const size_t middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
 }
 
 enum class Op { layer_norm, batch_norm };

@@ -157,12 +157,6 @@ std::string utc_now() {
     return text;
 }
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    const size_t middle = values.size() / 2;
-    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
-
 void set_threads(int threads) {
     omp_set_num_threads(threads);
     normgen::set_num_threads(threads);

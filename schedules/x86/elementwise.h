@@ -131,6 +131,17 @@ inline void parallel_row_pieces(Halide::Func f, const Halide::Var &element,
         .vectorize(in_block, lanes, TailStrategy::GuardWithIf);
 }
 
+// The size of a share when `count` items are split into equal shares: as
+// many as shares of `most` would make, their number rounded up to a
+// multiple of `multiple` (the cores), so that no thread waits while another
+// finishes a last share that is only partly full. At least 1.
+inline Halide::Expr equal_share(const Halide::Expr &count, const Halide::Expr &most,
+                                int multiple) {
+    Halide::Expr shares = (count + most - 1) / most;
+    shares = (shares + multiple - 1) / multiple * multiple;
+    return Halide::max(1, (count + shares - 1) / Halide::max(1, shares));
+}
+
 // BatchNorm's elementwise output (forward output, backward grad_input) in
 // the kernels' views:
 // channels_first f(spatial, channel, sample): planes can be as small as
@@ -143,14 +154,14 @@ inline void parallel_row_pieces(Halide::Func f, const Halide::Var &element,
 //   Tasks of one sample each, 3200 values on 256x50x8x8, spent 1.7x the
 //   time of the limit in the thread pool's hand-offs.)
 // channels_last f(channel, position): tasks of whole positions, vectorized
-//   across channels: equal shares, as many as tasks of elements_per_task
-//   would make, rounded up to a multiple of task_multiple. (2 threads,
+//   across channels: equal shares (equal_share) of about elements_per_task
+//   values at most, their number a multiple of task_multiple. (2 threads,
 //   interleaved calls, shares of about 262144 values in an even number
 //   against tasks of 65536 and a short last one: inference 64x20x24x24
 //   0.94-0.95x the time, 256x50x8x8 0.955-0.98x, 128x256x14x14 0.96x,
 //   1024x512 0.99-1.0x; training 0.98-0.99x.)
 // Tensors of at least `streaming_elements` values take vectors of
-// `streaming_lanes` lanes. (On the AMD EPYC of the benchmarks, tensors that
+// `streaming_vector_width` lanes. (On the AMD EPYC of the benchmarks, tensors that
 // stream from memory ran faster in 4-lane than in 8-lane vectors, 24.5 MiB,
 // 2 threads: NHWC inference 0.82-0.90x the time, training 0.87-0.90x; NCHW
 // inference 0.83-0.93x, training 0.91-0.97x. Those in the L3 cache ran
@@ -162,13 +173,11 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
                                             const Halide::Var &position, int lanes,
                                             const BatchNormKnobs &knobs) {
     using namespace Halide;
-    const int elements_per_task = knobs.elements_per_task, vectors = knobs.vectors_per_step;
-    const int streaming_elements = knobs.streaming_elements;
-    const int streaming_lanes = knobs.streaming_vector_width, task_multiple = knobs.task_multiple;
+    const int vectors = knobs.vectors_per_step;
     // The innermost dimension: a plane (channels_first) or the channels;
     // a task takes whole ones.
     Expr inner_extent = f.output_buffer().dim(0).extent();
-    Expr inner_per_task = max(1, elements_per_task / inner_extent);
+    Expr inner_per_task = max(1, knobs.elements_per_task / inner_extent);
     Expr elements = cast<int64_t>(1);
     for (int d = 0; d < f.output_buffer().dimensions(); ++d) {
         elements *= f.output_buffer().dim(d).extent();
@@ -196,16 +205,15 @@ inline void parallel_batch_norm_elementwise(Halide::Func f, bool channels_first,
             vectorize_elementwise(stage, spatial, inner_extent, stage_lanes, vectors);
         } else {
             Var block("block"), in_block("in_block");
-            Expr positions = f.output_buffer().dim(1).extent();
-            Expr tasks = (positions + inner_per_task - 1) / inner_per_task;
-            tasks = (tasks + task_multiple - 1) / task_multiple * task_multiple;
-            Expr share = max(1, (positions + tasks - 1) / max(1, tasks));
+            Expr share = equal_share(f.output_buffer().dim(1).extent(), inner_per_task,
+                                     knobs.task_multiple);
             stage.split(position, block, in_block, share, TailStrategy::GuardWithIf)
                 .parallel(block);
             vectorize_elementwise(stage, channel, inner_extent, stage_lanes, vectors);
         }
     };
-    parallel_tasks(f.specialize(elements >= streaming_elements), streaming_lanes);
+    parallel_tasks(f.specialize(elements >= knobs.streaming_elements),
+                   knobs.streaming_vector_width);
     parallel_tasks(f, lanes);
 }
 
