@@ -15,13 +15,14 @@
 // Usage: normgen_floors [rounds]   (default 300)
 #include <immintrin.h>
 
+#include <normgen/normgen.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <normgen/normgen.hpp>
 #include <string>
 #include <vector>
 
