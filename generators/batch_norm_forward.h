@@ -37,6 +37,12 @@ struct BatchNormParams {
     // channels_last: the fewest positions a chunk holds however many the
     // channels, so that wide rows still give each chunk a run of positions.
     Halide::GeneratorParam<int> min_positions_per_chunk{"min_positions_per_chunk", 64, 1, 1 << 20};
+    // channels_first: each plane's sums run over a whole number of steps of
+    // plane_step values, those past the plane's end counting as zero (1: the
+    // plane as it is). The target's knobs set it to a multiple of the
+    // schedule's step along a plane, whose loop then has no short last
+    // step (channel_chunks.h).
+    Halide::GeneratorParam<int> plane_step{"plane_step", 1, 1, 1 << 10};
 };
 
 struct BatchNormForwardFuncs {

@@ -24,9 +24,11 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_wide_rows vectors_per_step=4 rows_per_task=32
 set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4096 fewest_tasks=2
     pilot_length=4)
 # channels_first: output tasks of 64 Ki elements, not 16 Ki (2 threads: 32x64x56x56 inference
-# 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x).
+# 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x). The statistics sum
+# each plane in whole steps of 16 values, a multiple of the step (2 vectors of 8 lanes; of 4 on
+# SSE4.1), so that no plane ends in a short step (generators/channel_chunks.h).
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64
-    channels_per_task=64 elements_per_task=65536)
+    channels_per_task=64 elements_per_task=65536 plane_step=16)
 # channels_last: chunks of 32768 values (512 positions of 64 channels) rather than 4096, so
 # that the chunks' combination, one thread's work, stays short (32x64x56x56 NHWC training, 2
 # threads: 2.9 -> 1.8 ms; backward 4.1 -> 3.2 ms). Output tasks of 64 Ki elements, not 16 Ki
@@ -50,7 +52,8 @@ set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_tas
     fewest_tasks=1)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_step=2 elements_per_task=16384)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
-set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64)
+set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64
+    plane_step=16)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_last vectors_per_step=2 elements_per_chunk=32768)
 # <prefix>_<variant>: a CPU variant's own values, for every shape class. On
 # the AMD EPYC of the benchmarks, AVX-512 code runs faster with 8-lane
