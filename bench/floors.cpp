@@ -107,6 +107,22 @@ void rows_of_16_eight_at_once(const float *x, const float *w, const float *b, fl
     }
 }
 
+// The deviations from `rough` of values[0, count) (count a multiple of 16)
+// and their squares, added into two pairs of accumulators.
+struct DeviationSums {
+    __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0, squares0 = sum0, squares1 = sum0;
+    void add(const float *values, long count, __m256 rough) {
+        for (long j = 0; j < count; j += 16) {
+            const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(values + j), rough);
+            const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(values + j + 8), rough);
+            sum0 = _mm256_add_ps(sum0, d0);
+            sum1 = _mm256_add_ps(sum1, d1);
+            squares0 = _mm256_fmadd_ps(d0, d0, squares0);
+            squares1 = _mm256_fmadd_ps(d1, d1, squares1);
+        }
+    }
+};
+
 // Long rows (a multiple of 16 values, at least 64), as normgen computes them: a
 // rough mean from the first 64 values, one pass of the deviations' sum and sum
 // of squares in four accumulators, then the output while the row is in L1.
@@ -118,17 +134,10 @@ void long_rows(const float *x, const float *w, const float *b, float *y, long ro
         for (long j = 0; j < 64; j += 8) pilot = _mm256_add_ps(pilot, _mm256_loadu_ps(row + j));
         const float rough_mean = horizontal_sum(pilot) / 64;
         const __m256 rough = _mm256_set1_ps(rough_mean);
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, q0 = s0, q1 = s0;
-        for (long j = 0; j < length; j += 16) {
-            const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(row + j), rough);
-            const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(row + j + 8), rough);
-            s0 = _mm256_add_ps(s0, d0);
-            s1 = _mm256_add_ps(s1, d1);
-            q0 = _mm256_fmadd_ps(d0, d0, q0);
-            q1 = _mm256_fmadd_ps(d1, d1, q1);
-        }
-        const float offset = horizontal_sum(_mm256_add_ps(s0, s1)) / length;
-        const float spread = horizontal_sum(_mm256_add_ps(q0, q1)) / length;
+        DeviationSums sums;
+        sums.add(row, length, rough);
+        const float offset = horizontal_sum(_mm256_add_ps(sums.sum0, sums.sum1)) / length;
+        const float spread = horizontal_sum(_mm256_add_ps(sums.squares0, sums.squares1)) / length;
         const __m256 mean = _mm256_set1_ps(rough_mean + offset);
         const __m256 rstd =
             _mm256_set1_ps(1.f / std::sqrt(std::max(spread - offset * offset, 0.f) + kEps));
@@ -403,33 +412,28 @@ void batch_norm_training_planes(const Data &d, float *y) {
         for (long c = 0; c < channels; ++c) {
             const float *values = x + (n * channels + c) * plane;
             const __m256 rough_mean = _mm256_set1_ps(rough[c]);
-            __m256 s0 = _mm256_setzero_ps(), s1 = s0, q0 = s0, q1 = s0;
-            long i = 0;
-            for (; i + 16 <= plane; i += 16) {
-                const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(values + i), rough_mean);
-                const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(values + i + 8), rough_mean);
-                s0 = _mm256_add_ps(s0, d0);
-                s1 = _mm256_add_ps(s1, d1);
-                q0 = _mm256_fmadd_ps(d0, d0, q0);
-                q1 = _mm256_fmadd_ps(d1, d1, q1);
-            }
+            DeviationSums sums;
+            long i = plane / 16 * 16;
+            sums.add(values, i, rough_mean);
             if (i + 8 <= plane) {
                 const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(values + i), rough_mean);
-                s0 = _mm256_add_ps(s0, d0);
-                q0 = _mm256_fmadd_ps(d0, d0, q0);
+                sums.sum0 = _mm256_add_ps(sums.sum0, d0);
+                sums.squares0 = _mm256_fmadd_ps(d0, d0, sums.squares0);
                 i += 8;
             }
             if (tail > 0) {
                 const __m256 d1 =
                     _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(values + i, mask), rough_mean),
                                   _mm256_castsi256_ps(mask));
-                s1 = _mm256_add_ps(s1, d1);
-                q1 = _mm256_fmadd_ps(d1, d1, q1);
+                sums.sum1 = _mm256_add_ps(sums.sum1, d1);
+                sums.squares1 = _mm256_fmadd_ps(d1, d1, sums.squares1);
             }
-            float *sums = partial.data() + 16 * c;
-            _mm256_storeu_ps(sums, _mm256_add_ps(_mm256_loadu_ps(sums), _mm256_add_ps(s0, s1)));
-            _mm256_storeu_ps(sums + 8,
-                             _mm256_add_ps(_mm256_loadu_ps(sums + 8), _mm256_add_ps(q0, q1)));
+            float *channel_sums = partial.data() + 16 * c;
+            _mm256_storeu_ps(channel_sums, _mm256_add_ps(_mm256_loadu_ps(channel_sums),
+                                                         _mm256_add_ps(sums.sum0, sums.sum1)));
+            _mm256_storeu_ps(channel_sums + 8,
+                             _mm256_add_ps(_mm256_loadu_ps(channel_sums + 8),
+                                           _mm256_add_ps(sums.squares0, sums.squares1)));
         }
     }
     const float count = static_cast<float>(samples * plane);
