@@ -61,16 +61,9 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         // Each plane's sums run over whole steps of plane_step values: the
         // steps past the plane's end read its last value (clamped; `likely`
         // lets the schedules read the other steps directly) and count as
-        // zero. A plane's short last step otherwise updates the plane's
-        // accumulators under a mask: a masked store, which the next read of
-        // those accumulators cannot take its value from (store forwarding
-        // fails on the AMD EPYC of the benchmarks), and a masked read and
-        // write per plane of the channel's partial sums. (x86 forward
-        // training, plane_step 16, interleaved calls: 16x64x14x14 on one
-        // thread in cache 0.68x the time, 2 threads 256x50x8x8 0.84x,
-        // 64x20x24x24 0.95x, 128x256x14x14 0.93-0.97x; planes of 1, 9 and
-        // 49 values 0.43x, 0.70x, 0.62x. Backward: 0.87x, 0.89x, 0.92-0.98x,
-        // 0.98x; 0.66x, 1.05x, 0.86x.)
+        // zero. Otherwise a plane's short last step updates its accumulators
+        // under a mask, which costs some targets more than the padding
+        // (schedules/x86/knobs.cmake).
         const int step = params.plane_step;
         Expr sites = step > 1 ? (plane + step - 1) / step * step : plane;
         RDom r(0, sites, 0, group, "within_chunk");

@@ -26,7 +26,13 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4
 # channels_first: output tasks of 64 Ki elements, not 16 Ki (2 threads: 32x64x56x56 inference
 # 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x). The statistics sum
 # each plane in whole steps of 16 values, a multiple of the step (2 vectors of 8 lanes; of 4 on
-# SSE4.1), so that no plane ends in a short step (generators/channel_chunks.h).
+# SSE4.1), so that no plane ends in a short step (generators/channel_chunks.h): that step's
+# masked store into the plane's accumulators, read right after, cannot be forwarded on this AMD
+# EPYC, and the channel's partial sums took a masked read and write per plane (forward and
+# backward alike). Interleaved calls, forward training: 16x64x14x14 on one thread in cache 0.68x
+# the time; 2 threads 256x50x8x8 0.84x, 64x20x24x24 0.95x, 128x256x14x14 0.93-0.97x; planes of
+# 1, 9 and 49 values 0.43x, 0.70x, 0.62x. Backward training: 0.87x, 0.89x, 0.92-0.98x, 0.98x;
+# 0.66x, 1.05x, 0.86x.
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64
     channels_per_task=64 elements_per_task=65536 plane_step=16)
 # channels_last: chunks of 32768 values (512 positions of 64 channels) rather than 4096, so
@@ -52,6 +58,7 @@ set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_tas
     fewest_tasks=1)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_step=2 elements_per_task=16384)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
+# channels_first: planes summed in whole steps, as the forward's.
 set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64
     plane_step=16)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_last vectors_per_step=2 elements_per_chunk=32768)
