@@ -46,6 +46,12 @@ float horizontal_sum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// 1 / sqrt(variance + eps) of values whose mean deviation from a rough mean
+// is `offset` and whose mean squared deviation is `spread`.
+float inverse_std(float offset, float spread) {
+    return 1.f / std::sqrt(std::max(spread - offset * offset, 0.f) + kEps);
+}
+
 void scale(const float *x, float *y, long count) {
     const __m256 a = _mm256_set1_ps(1.5f);
     for (long i = 0; i < count; i += 8)
@@ -139,8 +145,7 @@ void long_rows(const float *x, const float *w, const float *b, float *y, long ro
         const float offset = horizontal_sum(_mm256_add_ps(sums.sum0, sums.sum1)) / length;
         const float spread = horizontal_sum(_mm256_add_ps(sums.squares0, sums.squares1)) / length;
         const __m256 mean = _mm256_set1_ps(rough_mean + offset);
-        const __m256 rstd =
-            _mm256_set1_ps(1.f / std::sqrt(std::max(spread - offset * offset, 0.f) + kEps));
+        const __m256 rstd = _mm256_set1_ps(inverse_std(offset, spread));
         for (long j = 0; j < length; j += 8) {
             const __m256 normalized =
                 _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + j), mean), rstd);
@@ -366,15 +371,19 @@ void layer_norm_backward(const Data &d, float *out, bool fuse_parameter_sums) {
         if (fuse_parameter_sums) continue;
         for (long r = first; r < last; r += 4) {
             const long step = std::min(4L, last - r);
+            __m256 means[4], rstds[4];
+            for (long i = 0; i < step; ++i) {
+                means[i] = _mm256_set1_ps(d.mean[r + i]);
+                rstds[i] = _mm256_set1_ps(d.rstd[r + i]);
+            }
             for (long j = 0; j < length; j += 8) {
                 __m256 sum_w = _mm256_loadu_ps(grad_weight + j),
                        sum_b = _mm256_loadu_ps(grad_bias + j);
-                for (long i = r; i < r + step; ++i) {
-                    const __m256 dyj = _mm256_loadu_ps(d.grad_output.data() + i * length + j);
-                    const __m256 xhat =
-                        _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(d.x.data() + i * length + j),
-                                                    _mm256_set1_ps(d.mean[i])),
-                                      _mm256_set1_ps(d.rstd[i]));
+                for (long i = 0; i < step; ++i) {
+                    const long at = (r + i) * length + j;
+                    const __m256 dyj = _mm256_loadu_ps(d.grad_output.data() + at);
+                    const __m256 xhat = _mm256_mul_ps(
+                        _mm256_sub_ps(_mm256_loadu_ps(d.x.data() + at), means[i]), rstds[i]);
                     sum_w = _mm256_fmadd_ps(dyj, xhat, sum_w);
                     sum_b = _mm256_add_ps(sum_b, dyj);
                 }
@@ -440,7 +449,7 @@ void batch_norm_training_planes(const Data &d, float *y) {
     for (long c = 0; c < channels; ++c) {
         const float offset = horizontal_sum(_mm256_loadu_ps(partial.data() + 16 * c)) / count;
         const float spread = horizontal_sum(_mm256_loadu_ps(partial.data() + 16 * c + 8)) / count;
-        const float invstd = 1.f / std::sqrt(std::max(spread - offset * offset, 0.f) + kEps);
+        const float invstd = inverse_std(offset, spread);
         scale[c] = invstd * d.weight[c];
         shift[c] = d.bias[c] - (rough[c] + offset) * scale[c];
     }
@@ -486,8 +495,7 @@ void batch_norm_training(const float *x, const float *w, const float *b, float *
             for (int lane = 0; lane < 8; ++lane) {
                 const long channel = c + 8 * v + lane;
                 const float offset = s[lane] / samples;
-                const float invstd =
-                    1.f / std::sqrt(std::max(q[lane] / samples - offset * offset, 0.f) + kEps);
+                const float invstd = inverse_std(offset, q[lane] / samples);
                 scale[channel] = invstd * w[channel];
                 shift[channel] = b[channel] - (f[lane] + offset) * scale[channel];
             }
