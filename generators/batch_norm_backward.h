@@ -16,6 +16,8 @@ struct BatchNormBackwardFuncs {
     // per (channel, chunk), then per channel.
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
+    // Where defined, schedules specialize the chunk sums on it (channel_chunks.h).
+    Halide::Expr planes_fill_steps;
     Halide::Func chunk_sums;    // Tuple(sum(dy), sum(dy * xhat)) per (channel, chunk)
     Halide::Func channel_sums;  // the same per channel
     // Tuple(dy_scale, x_scale, shift) per channel:

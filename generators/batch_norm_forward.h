@@ -60,6 +60,8 @@ struct BatchNormForwardFuncs {
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
     Halide::RDom over_pilot;  // the values whose mean is a chunk's rough mean
+    // Where defined, schedules specialize the chunk sums on it (channel_chunks.h).
+    Halide::Expr planes_fill_steps;
     GroupStatistics chunk_statistics;
     Halide::Func chunk_summary;  // Tuple(mean, M2) per (channel, chunk)
     ChunkCombination channel_combination;

@@ -40,6 +40,11 @@ struct ChannelChunks {
     std::function<Pilot(const Halide::Func &, const Halide::Expr &, int length,
                         Halide::RDom &over_pilot)>
         pilot;
+    // channels_first with plane_step > 1: whether every plane holds at
+    // least one step. Where it does, each step reads plane_step consecutive
+    // values, its last included, which a schedule that specializes on this
+    // gets as whole vector loads. Undefined otherwise.
+    Halide::Expr planes_fill_steps;
 };
 
 // `extents`: the input's (spatial, channels, samples) or (channels,
@@ -58,12 +63,14 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         chunks.length = [plane, samples, group](const Expr &index) {
             return plane * min(group, samples - index * group);
         };
-        // Each plane's sums run over whole steps of plane_step values: the
-        // steps past the plane's end read its last value (clamped; `likely`
-        // lets the schedules read the other steps directly) and count as
-        // zero. Otherwise a plane's short last step updates its accumulators
-        // under a mask, which costs some targets more than the padding
-        // (schedules/x86/knobs.cmake).
+        // Each plane's sums run over whole steps of plane_step values, so
+        // that no step is short: a short last step updates its accumulators
+        // under a mask, which costs some targets more than a whole step
+        // (schedules/x86/knobs.cmake). The last step is moved back to end
+        // with the plane and counts only the values the step before did not
+        // (`likely`: the other steps read where they are). A plane shorter
+        // than a step reads each value once, clamped, the rest counting as
+        // zero.
         const int step = params.plane_step;
         Expr sites = step > 1 ? (plane + step - 1) / step * step : plane;
         RDom r(0, sites, 0, group, "within_chunk");
@@ -71,8 +78,19 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         chunks.valid = k * group + r.y < samples;
         Expr site = r.x;
         if (step > 1) {
-            chunks.valid = chunks.valid && r.x < plane;
-            site = min(likely(r.x), plane - 1);
+            Expr step_start = r.x / step * step;
+            Expr read_start = max(min(likely(step_start), plane - step), 0);
+            Expr shifted = read_start + r.x % step;
+            chunks.valid = chunks.valid && shifted >= step_start && shifted < plane;
+            chunks.planes_fill_steps = plane >= step;
+            // Where planes fill steps, `shifted` lies in the plane; where
+            // not, the clamp keeps the read there. Selecting between the
+            // indices rather than the values keeps the other index from
+            // being read at all; bounds inference cannot see through the
+            // select, hence the promise of the bounds it keeps.
+            site = unsafe_promise_clamped(
+                select(chunks.planes_fill_steps, shifted, min(likely(r.x), plane - 1)), 0,
+                plane - 1);
         }
         chunks.value = [site, r, k, group, samples](const Func &f, const Expr &c) {
             return f(c, site, min(k * group + r.y, samples - 1));

@@ -42,6 +42,11 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     if (channels_first) {
         const ChannelBlockTasks tasks =
             parallel_channel_blocks(chunk_slot, c, k, knobs.channels_per_task);
+        // Whole vector loads in each plane's last step (channel_chunks.h).
+        // (Not with grad_input: compute_with takes no specializations.)
+        if (f.planes_fill_steps.defined() && !grad_input_with_sums) {
+            chunk_slot.specialize(f.planes_fill_steps);
+        }
         sum_runs_in_storage_order(f.chunk_sums, c, f.within_chunk.x, f.within_chunk.y,
                                   LoopLevel(chunk_slot, tasks.task), lanes,
                                   knobs.vectors_per_step);

@@ -43,6 +43,8 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // plane, tasks of a block of channels.
         const ChannelBlockTasks tasks =
             parallel_channel_blocks(f.chunk_summary, c, k, knobs.channels_per_task);
+        // Whole vector loads in each plane's last step (channel_chunks.h).
+        if (f.planes_fill_steps.defined()) f.chunk_summary.specialize(f.planes_fill_steps);
         LoopLevel per_task(f.chunk_summary, tasks.task);
         stats.rough_mean.compute_at(per_task);
         sum_runs_in_storage_order(stats.pilot_sum, c, f.over_pilot.x, f.over_pilot.y, per_task,

@@ -32,7 +32,10 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4
 # backward alike). Interleaved calls, forward training: 16x64x14x14 on one thread in cache 0.68x
 # the time; 2 threads 256x50x8x8 0.84x, 64x20x24x24 0.95x, 128x256x14x14 0.93-0.97x; planes of
 # 1, 9 and 49 values 0.43x, 0.70x, 0.62x. Backward training: 0.87x, 0.89x, 0.92-0.98x, 0.98x;
-# 0.66x, 1.05x, 0.86x.
+# 0.66x, 1.05x, 0.86x. The last step then moved back to end with its plane, read as whole vectors
+# rather than value by value clamped (forward training, interleaved calls: 16x64x14x14 on one
+# thread 0.89x the time, 2 threads 128x256x14x14 0.97x, 64x64x7x7 0.54x, planes of 17 values
+# 0.59x; backward training 0.83x, 0.98x, 0.60x, 0.49x; planes of 9 values 0.93x, unchanged).
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64
     channels_per_task=64 elements_per_task=65536 plane_step=16)
 # channels_last: chunks of 32768 values (512 positions of 64 channels) rather than 4096, so
