@@ -78,6 +78,7 @@ public:
         const ChannelChunks chunks =
             channel_chunks(params, extents, k);
         f.within_chunk = chunks.within_chunk;
+        f.plane_step = params.plane_step;
         f.planes_fill_steps = chunks.planes_fill_steps;
         Expr dy_value = chunks.value(dy, c);
         Expr dy_xhat = dy_value * (chunks.value(x, c) - mean(c)) * invstd(c);

@@ -140,6 +140,7 @@ private:
         const ChannelChunks chunks =
             channel_chunks(params, extents, k);
         f.within_chunk = chunks.within_chunk;
+        f.plane_step = params.plane_step;
         f.planes_fill_steps = chunks.planes_fill_steps;
         Pilot pilot;
         if (pilot_length > 0) {

@@ -60,7 +60,9 @@ struct BatchNormForwardFuncs {
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
     Halide::RDom over_pilot;  // the values whose mean is a chunk's rough mean
-    // Where defined, schedules specialize the chunk sums on it (channel_chunks.h).
+    // channels_first: BatchNormParams::plane_step, and where defined, the
+    // condition schedules specialize the chunk sums on (channel_chunks.h).
+    int plane_step = 1;
     Halide::Expr planes_fill_steps;
     GroupStatistics chunk_statistics;
     Halide::Func chunk_summary;  // Tuple(mean, M2) per (channel, chunk)

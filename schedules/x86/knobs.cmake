@@ -25,8 +25,8 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4
     pilot_length=4)
 # channels_first: output tasks of 64 Ki elements, not 16 Ki (2 threads: 32x64x56x56 inference
 # 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x). The statistics sum
-# each plane in whole steps of 16 values, a multiple of the step (2 vectors of 8 lanes; of 4 on
-# SSE4.1), so that no plane ends in a short step (generators/channel_chunks.h): that step's
+# each plane in whole steps of 16 values, the sums' step (2 vectors of 8 lanes; SSE4.1's 8
+# values, below), so that no plane ends in a short step (generators/channel_chunks.h): that step's
 # masked store into the plane's accumulators, read right after, cannot be forwarded on this AMD
 # EPYC, and the channel's partial sums took a masked read and write per plane (forward and
 # backward alike). Interleaved calls, forward training: 16x64x14x14 on one thread in cache 0.68x
@@ -73,6 +73,9 @@ foreach (kernel IN ITEMS LAYER_NORM_FORWARD LAYER_NORM_BACKWARD BATCH_NORM_FORWA
                          BATCH_NORM_BACKWARD)
     set(NORMGEN_X86_${kernel}_avx512 vector_width=8)
 endforeach ()
+# SSE4.1's step along a plane: 2 vectors of 4 lanes (plane_step must equal it).
+set(NORMGEN_X86_BATCH_NORM_FORWARD_sse41 plane_step=8)
+set(NORMGEN_X86_BATCH_NORM_BACKWARD_sse41 plane_step=8)
 # The LeNet demo's layers (see schedules/layers_schedule.h); <prefix>_<variant>
 # holds a CPU variant's own values: AVX-512 has 32 vector registers, room
 # for register tiles twice as large (its vectors stay 8 lanes wide: on the

@@ -1,6 +1,8 @@
 // Reduction schedules shared by the x86 kernels.
 #pragma once
 
+#include <string>
+
 #include "Halide.h"
 
 namespace normgen::x86 {
@@ -122,6 +124,19 @@ struct ChannelBlockTasks {
     Halide::Var channel_block{"channel_block"}, channel_in_block{"channel_in_block"},
         task{"task"};
 };
+
+// channels_first sums over planes that the algorithm pads to whole steps of
+// plane_step values (channel_chunks.h; 1: none) must take steps of exactly
+// that many, lanes x vectors: no shorter, so that no step ends past the
+// padding, and no longer, so that each vector lies in one step, whose
+// reads the simplifier then sees as whole vectors.
+inline void check_plane_step(int plane_step, int lanes, int vectors) {
+    if (plane_step > 1 && plane_step != lanes * vectors) {
+        throw Halide::CompileError("plane_step=" + std::to_string(plane_step) +
+                                   " must be 1 or the sums' step, lanes x vectors_per_step = " +
+                                   std::to_string(lanes) + " x " + std::to_string(vectors));
+    }
+}
 
 inline ChannelBlockTasks parallel_channel_blocks(Halide::Func f, const Halide::Var &channel,
                                                  const Halide::Var &chunk,
