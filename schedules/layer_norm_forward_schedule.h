@@ -1,4 +1,4 @@
-// How LayerNorm forward runs: the knobs a person or the autotuner may turn,
+// How LayerNorm forward runs: the knobs a person (or, later, an autotuner) may turn,
 // and the entry point that picks the schedule for the generator's target.
 #pragma once
 

@@ -1,4 +1,4 @@
-// How the LeNet layers run: the knobs a person or the autotuner may turn,
+// How the LeNet layers run: the knobs a person (or, later, an autotuner) may turn,
 // and the entry points that pick each layer's schedule for the target.
 #pragma once
 

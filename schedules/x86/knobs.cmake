@@ -1,6 +1,6 @@
 # Knob values of the x86 schedules, per shape class (what a knob means:
 # schedules/<kernel>_schedule.h, BatchNorm's schedules/batch_norm_knobs.h).
-# Hand-picked; the autotuner rewrites this.
+# Hand-picked, each beside the measurement that chose it: there is no autotuner yet.
 # long_rows: tasks of 32 rows (4096x768 and 16384x1024, 2 threads: 0.88x and 0.91x the time of
 # tasks of 16; 64x11520 and 256x3200 unchanged). A rows_per_task that shrinks for few rows, as
 # backward's, put the statistics of each row on the heap (2x the time).
