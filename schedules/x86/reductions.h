@@ -112,19 +112,6 @@ inline void sum_runs_in_storage_order(Halide::Func f, const Halide::Var &c,
     fold_lanes(f, lane, at, lanes);
 }
 
-// The thread-pool tasks of channels_first BatchNorm chunk sums f(channel,
-// chunk) (channel_chunks.h): a task takes the chunks of `channels_per_task`
-// channels over the same samples, so that, with sum_runs_in_storage_order,
-// it walks each sample's planes of the block one after another. (Channel by
-// channel, a chunk is a plane per sample, far apart; planes of 14x14 are
-// runs of 784 bytes that the prefetchers do not follow: 128x256x14x14, one
-// thread, spent 1.5x the time of 32x64x56x56 on the same bytes.) The Vars
-// let another Func take the same tasks (compute_with at `task`).
-struct ChannelBlockTasks {
-    Halide::Var channel_block{"channel_block"}, channel_in_block{"channel_in_block"},
-        task{"task"};
-};
-
 // channels_first sums over planes that the algorithm pads to whole steps of
 // plane_step values (channel_chunks.h; 1: none) must take steps of exactly
 // that many, lanes x vectors: no shorter, so that no step ends past the
@@ -137,6 +124,19 @@ inline void check_plane_step(int plane_step, int lanes, int vectors) {
                                    std::to_string(lanes) + " x " + std::to_string(vectors));
     }
 }
+
+// The thread-pool tasks of channels_first BatchNorm chunk sums f(channel,
+// chunk) (channel_chunks.h): a task takes the chunks of `channels_per_task`
+// channels over the same samples, so that, with sum_runs_in_storage_order,
+// it walks each sample's planes of the block one after another. (Channel by
+// channel, a chunk is a plane per sample, far apart; planes of 14x14 are
+// runs of 784 bytes that the prefetchers do not follow: 128x256x14x14, one
+// thread, spent 1.5x the time of 32x64x56x56 on the same bytes.) The Vars
+// let another Func take the same tasks (compute_with at `task`).
+struct ChannelBlockTasks {
+    Halide::Var channel_block{"channel_block"}, channel_in_block{"channel_in_block"},
+        task{"task"};
+};
 
 inline ChannelBlockTasks parallel_channel_blocks(Halide::Func f, const Halide::Var &channel,
                                                  const Halide::Var &chunk,
