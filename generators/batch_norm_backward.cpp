@@ -76,9 +76,8 @@ public:
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
         const ChannelChunks chunks =
-            channel_chunks(params, extents, k);
+            channel_chunks(params, extents, k, schedule_batch_norm_plane_step(get_target(), knobs));
         f.within_chunk = chunks.within_chunk;
-        f.plane_step = params.plane_step;
         f.planes_fill_steps = chunks.planes_fill_steps;
         Expr dy_value = chunks.value(dy, c);
         Expr dy_xhat = dy_value * (chunks.value(x, c) - mean(c)) * invstd(c);

@@ -16,9 +16,8 @@ struct BatchNormBackwardFuncs {
     // per (channel, chunk), then per channel.
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
-    // channels_first: BatchNormParams::plane_step, and where defined, the
-    // condition schedules specialize the chunk sums on (channel_chunks.h).
-    int plane_step = 1;
+    // Where defined, the condition schedules specialize the chunk sums on
+    // (channel_chunks.h).
     Halide::Expr planes_fill_steps;
     Halide::Func chunk_sums;    // Tuple(sum(dy), sum(dy * xhat)) per (channel, chunk)
     Halide::Func channel_sums;  // the same per channel

@@ -138,9 +138,8 @@ private:
         std::vector<Expr> extents;
         for (int d = 0; d < input.dimensions(); ++d) extents.push_back(input.dim(d).extent());
         const ChannelChunks chunks =
-            channel_chunks(params, extents, k);
+            channel_chunks(params, extents, k, schedule_batch_norm_plane_step(get_target(), knobs));
         f.within_chunk = chunks.within_chunk;
-        f.plane_step = params.plane_step;
         f.planes_fill_steps = chunks.planes_fill_steps;
         Pilot pilot;
         if (pilot_length > 0) {

@@ -37,12 +37,6 @@ struct BatchNormParams {
     // channels_last: the fewest positions a chunk holds however many the
     // channels, so that wide rows still give each chunk a run of positions.
     Halide::GeneratorParam<int> min_positions_per_chunk{"min_positions_per_chunk", 64, 1, 1 << 20};
-    // channels_first: each plane's sums run over a whole number of steps of
-    // plane_step values, those past the plane's end counting as zero (1: the
-    // plane as it is). The target's knobs set it to a multiple of the
-    // schedule's step along a plane, whose loop then has no short last
-    // step (channel_chunks.h).
-    Halide::GeneratorParam<int> plane_step{"plane_step", 1, 1, 1 << 10};
 };
 
 struct BatchNormForwardFuncs {
@@ -60,9 +54,8 @@ struct BatchNormForwardFuncs {
     Halide::Var chunk;
     Halide::RDom within_chunk, over_chunks;
     Halide::RDom over_pilot;  // the values whose mean is a chunk's rough mean
-    // channels_first: BatchNormParams::plane_step, and where defined, the
-    // condition schedules specialize the chunk sums on (channel_chunks.h).
-    int plane_step = 1;
+    // Where defined, the condition schedules specialize the chunk sums on
+    // (channel_chunks.h).
     Halide::Expr planes_fill_steps;
     GroupStatistics chunk_statistics;
     Halide::Func chunk_summary;  // Tuple(mean, M2) per (channel, chunk)

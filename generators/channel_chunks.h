@@ -4,7 +4,7 @@
 //
 // channels_first (spatial, channel, sample): a chunk holds the planes of
 //   `group` consecutive samples, group = max(1, elements_per_chunk / plane),
-//   each plane summed in whole steps of plane_step values.
+//   each plane summed in whole steps of `plane_step` values.
 // channels_last (channel, position): a chunk holds max(min_positions,
 //   elements_per_chunk / channels) consecutive positions.
 #pragma once
@@ -40,7 +40,7 @@ struct ChannelChunks {
     std::function<Pilot(const Halide::Func &, const Halide::Expr &, int length,
                         Halide::RDom &over_pilot)>
         pilot;
-    // channels_first with plane_step > 1: whether every plane holds at
+    // channels_first with a plane_step over 1: whether every plane holds at
     // least one step. Where it does, each step reads plane_step consecutive
     // values, its last included, which a schedule that specializes on this
     // gets as whole vector loads. Undefined otherwise.
@@ -48,10 +48,11 @@ struct ChannelChunks {
 };
 
 // `extents`: the input's (spatial, channels, samples) or (channels,
-// positions); `k` is the chunk variable.
+// positions); `k` is the chunk variable; `plane_step` the step along a plane
+// of the schedule's sums (schedule_batch_norm_plane_step; 1: none).
 inline ChannelChunks channel_chunks(const BatchNormParams &params,
                                     const std::vector<Halide::Expr> &extents,
-                                    const Halide::Var &k) {
+                                    const Halide::Var &k, int plane_step) {
     using namespace Halide;
     const BatchNormLayout layout = params.layout;
     const int elements_per_chunk = params.elements_per_chunk;
@@ -63,7 +64,7 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         chunks.length = [plane, samples, group](const Expr &index) {
             return plane * min(group, samples - index * group);
         };
-        // Each plane's sums run over whole steps of plane_step values, so
+        // Each plane's sums run over whole steps of `plane_step` values, so
         // that no step is short: a short last step updates its accumulators
         // under a mask, which costs some targets more than a whole step
         // (schedules/x86/knobs.cmake). The last step is moved back to end
@@ -71,7 +72,7 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         // (`likely`: the other steps read where they are). A plane shorter
         // than a step reads each value once, clamped, the rest counting as
         // zero.
-        const int step = params.plane_step;
+        const int step = plane_step;
         Expr sites = step > 1 ? (plane + step - 1) / step * step : plane;
         RDom r(0, sites, 0, group, "within_chunk");
         chunks.within_chunk = r;

@@ -57,4 +57,9 @@ struct BatchNormKnobs {
     Halide::GeneratorParam<int> elements_per_thread{"elements_per_thread", 4, 1, 32};
 };
 
+// The step along a plane of the channels_first chunk sums that `target`'s
+// schedule takes with `knobs`: the algorithm pads each plane to whole steps
+// of it (generators/channel_chunks.h); 1: no padding.
+int schedule_batch_norm_plane_step(const Halide::Target &target, const BatchNormKnobs &knobs);
+
 }  // namespace normgen

@@ -42,7 +42,6 @@ void schedule_batch_norm_backward(BatchNormBackwardFuncs f, const Target &target
     if (channels_first) {
         const ChannelBlockTasks tasks =
             parallel_channel_blocks(chunk_slot, c, k, knobs.channels_per_task);
-        check_plane_step(f.plane_step, lanes, knobs.vectors_per_step);
         // Whole vector loads in each plane's last step (channel_chunks.h).
         // (Not with grad_input: compute_with takes no specializations.)
         if (f.planes_fill_steps.defined() && !grad_input_with_sums) {

@@ -43,7 +43,6 @@ void schedule_batch_norm_forward(BatchNormForwardFuncs f, const Target &target,
         // plane, tasks of a block of channels.
         const ChannelBlockTasks tasks =
             parallel_channel_blocks(f.chunk_summary, c, k, knobs.channels_per_task);
-        check_plane_step(f.plane_step, lanes, knobs.vectors_per_step);
         // Whole vector loads in each plane's last step (channel_chunks.h).
         if (f.planes_fill_steps.defined()) f.chunk_summary.specialize(f.planes_fill_steps);
         LoopLevel per_task(f.chunk_summary, tasks.task);

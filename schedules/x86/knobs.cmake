@@ -25,19 +25,10 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4
     pilot_length=4)
 # channels_first: output tasks of 64 Ki elements, not 16 Ki (2 threads: 32x64x56x56 inference
 # 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x). The statistics sum
-# each plane in whole steps of 16 values, the sums' step (2 vectors of 8 lanes; SSE4.1's 8
-# values, below), so that no plane ends in a short step (generators/channel_chunks.h): that step's
-# masked store into the plane's accumulators, read right after, cannot be forwarded on this AMD
-# EPYC, and the channel's partial sums took a masked read and write per plane (forward and
-# backward alike). Interleaved calls, forward training: 16x64x14x14 on one thread in cache 0.68x
-# the time; 2 threads 256x50x8x8 0.84x, 64x20x24x24 0.95x, 128x256x14x14 0.93-0.97x; planes of
-# 1, 9 and 49 values 0.43x, 0.70x, 0.62x. Backward training: 0.87x, 0.89x, 0.92-0.98x, 0.98x;
-# 0.66x, 1.05x, 0.86x. The last step then moved back to end with its plane, read as whole vectors
-# rather than value by value clamped (forward training, interleaved calls: 16x64x14x14 on one
-# thread 0.89x the time, 2 threads 128x256x14x14 0.97x, 64x64x7x7 0.54x, planes of 17 values
-# 0.59x; backward training 0.83x, 0.98x, 0.60x, 0.49x; planes of 9 values 0.93x, unchanged).
+# each plane in whole steps of lanes x vectors_per_step values
+# (schedules/batch_norm_plane_step.cpp).
 set(NORMGEN_X86_BATCH_NORM_FORWARD_channels_first vectors_per_step=2 pilot_length=64
-    channels_per_task=64 elements_per_task=65536 plane_step=16)
+    channels_per_task=64 elements_per_task=65536)
 # channels_last: chunks of 32768 values (512 positions of 64 channels) rather than 4096, so
 # that the chunks' combination, one thread's work, stays short (32x64x56x56 NHWC training, 2
 # threads: 2.9 -> 1.8 ms; backward 4.1 -> 3.2 ms). Output tasks of 64 Ki elements, not 16 Ki
@@ -61,9 +52,7 @@ set(NORMGEN_X86_LAYER_NORM_BACKWARD_short_rows row_class=short_rows rows_per_tas
     fewest_tasks=1)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_split_rows row_class=split_rows vectors_per_step=2 elements_per_task=16384)
 set(NORMGEN_X86_LAYER_NORM_BACKWARD_PARAMETERS rows_per_task=64)
-# channels_first: planes summed in whole steps, as the forward's.
-set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64
-    plane_step=16)
+set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_first vectors_per_step=2 channels_per_task=64)
 set(NORMGEN_X86_BATCH_NORM_BACKWARD_channels_last vectors_per_step=2 elements_per_chunk=32768)
 # <prefix>_<variant>: a CPU variant's own values, for every shape class. On
 # the AMD EPYC of the benchmarks, AVX-512 code runs faster with 8-lane
@@ -73,9 +62,6 @@ foreach (kernel IN ITEMS LAYER_NORM_FORWARD LAYER_NORM_BACKWARD BATCH_NORM_FORWA
                          BATCH_NORM_BACKWARD)
     set(NORMGEN_X86_${kernel}_avx512 vector_width=8)
 endforeach ()
-# SSE4.1's step along a plane: 2 vectors of 4 lanes (plane_step must equal it).
-set(NORMGEN_X86_BATCH_NORM_FORWARD_sse41 plane_step=8)
-set(NORMGEN_X86_BATCH_NORM_BACKWARD_sse41 plane_step=8)
 # The LeNet demo's layers (see schedules/layers_schedule.h); <prefix>_<variant>
 # holds a CPU variant's own values: AVX-512 has 32 vector registers, room
 # for register tiles twice as large (its vectors stay 8 lanes wide: on the

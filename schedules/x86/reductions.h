@@ -1,8 +1,6 @@
 // Reduction schedules shared by the x86 kernels.
 #pragma once
 
-#include <string>
-
 #include "Halide.h"
 
 namespace normgen::x86 {
@@ -110,19 +108,6 @@ inline void sum_runs_in_storage_order(Halide::Func f, const Halide::Var &c,
         .vectorize(lane_var, lanes);
     vectorize_accumulators(run_partial.update(), lane_var, lanes, {chunk});
     fold_lanes(f, lane, at, lanes);
-}
-
-// channels_first sums over planes that the algorithm pads to whole steps of
-// plane_step values (channel_chunks.h; 1: none) must take steps of exactly
-// that many, lanes x vectors: no shorter, so that no step ends past the
-// padding, and no longer, so that each vector lies in one step, whose
-// reads the simplifier then sees as whole vectors.
-inline void check_plane_step(int plane_step, int lanes, int vectors) {
-    if (plane_step > 1 && plane_step != lanes * vectors) {
-        throw Halide::CompileError("plane_step=" + std::to_string(plane_step) +
-                                   " must be 1 or the sums' step, lanes x vectors_per_step = " +
-                                   std::to_string(lanes) + " x " + std::to_string(vectors));
-    }
 }
 
 // The thread-pool tasks of channels_first BatchNorm chunk sums f(channel,
