@@ -394,13 +394,15 @@ void layer_norm_backward(const Data &d, float *out, bool fuse_parameter_sums) {
     }
 }
 
-// BatchNorm training on samples x channels x plane (channels-first), as
-// normgen computes it: a rough mean per channel from the first 64 values of
-// its first plane; the planes in storage order, each summed (deviations
-// and their squares) in two pairs of accumulators, a short last vector
-// masked, then added into its channel's partial sums; then the output, plane
-// by plane, one multiply-add per value (the last vector of a plane shifted
-// inwards to end with it).
+// BatchNorm training on samples x channels x plane (channels-first), the
+// algorithm normgen computes with two simplifications: one rough mean per
+// channel, from the first 64 values of its first plane (normgen: one per
+// chunk, from its first 16th), and a plane's short last vector masked
+// (normgen: its last step moved back to end with the plane). The planes in
+// storage order, each summed (deviations and their squares) in two pairs of
+// accumulators, then added into its channel's partial sums; then the output,
+// plane by plane, one multiply-add per value (the last vector of a plane
+// shifted inwards to end with it).
 void batch_norm_training_planes(const Data &d, float *y) {
     const long samples = d.rows, channels = d.channels, plane = d.length / channels;
     const float *x = d.x.data();
