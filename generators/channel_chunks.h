@@ -51,8 +51,8 @@ struct ChannelChunks {
 // positions); `k` is the chunk variable; `plane_step` the step along a plane
 // of the schedule's sums (schedule_batch_norm_plane_step; 1: none).
 inline ChannelChunks channel_chunks(const BatchNormParams &params,
-                                    const std::vector<Halide::Expr> &extents,
-                                    const Halide::Var &k, int plane_step) {
+                                    const std::vector<Halide::Expr> &extents, const Halide::Var &k,
+                                    int plane_step) {
     using namespace Halide;
     const BatchNormLayout layout = params.layout;
     const int elements_per_chunk = params.elements_per_chunk;
@@ -67,11 +67,11 @@ inline ChannelChunks channel_chunks(const BatchNormParams &params,
         // Each plane's sums run over whole steps of `plane_step` values, so
         // that no step is short: a short last step updates its accumulators
         // under a mask, which costs some targets more than a whole step
-        // (schedules/x86/knobs.cmake). The last step is moved back to end
-        // with the plane and counts only the values the step before did not
-        // (`likely`: the other steps read where they are). A plane shorter
-        // than a step reads each value once, clamped, the rest counting as
-        // zero.
+        // (schedules/batch_norm_plane_step.cpp). The last step is moved back
+        // to end with the plane and counts only the values the step before
+        // did not (`likely`: the other steps read where they are). A plane
+        // shorter than a step reads each value once, clamped, the rest
+        // counting as zero.
         const int step = plane_step;
         Expr sites = step > 1 ? (plane + step - 1) / step * step : plane;
         RDom r(0, sites, 0, group, "within_chunk");
