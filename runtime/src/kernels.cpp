@@ -12,6 +12,7 @@
 #include "HalideRuntimeCuda.h"
 #include "checks.hpp"
 #include "cuda.hpp"
+#include "thread_pool.hpp"
 #include "normgen/normgen.hpp"
 
 namespace normgen::detail {
@@ -173,9 +174,10 @@ void halide_scratch_free(void *, void *pointer) {
     std::free(block.unpooled);
 }
 
-const bool halide_allocator_installed = [] {
+const bool halide_allocator_and_pool_installed = [] {
     halide_set_custom_malloc(halide_scratch_malloc);
     halide_set_custom_free(halide_scratch_free);
+    detail::install_thread_pool();
     return true;
 }();
 
@@ -370,14 +372,7 @@ void set_num_threads(int n) {
     if (n < 1) {
         detail::fail("set_num_threads expects n >= 1, got " + std::to_string(n));
     }
-    // Halide's pool takes a lower count only as its workers go to sleep,
-    // which busy kernels never let them do: measured, a pool that had run
-    // with 2 threads went on using 2 after halide_set_num_threads(1). A
-    // pool restarted with the new count obeys it from the first call.
-    if (halide_set_num_threads(n) != n) {
-        halide_shutdown_thread_pool();
-        halide_set_num_threads(n);
-    }
+    detail::set_thread_pool_size(n);
 }
 
 }  // namespace normgen

@@ -102,8 +102,9 @@ void *normgen_cuda_stream(void);
  * normgen_last_error() says why ("CUDA unavailable: ..."). */
 int normgen_cuda_available(void);
 
-/* Threads of the CPU kernels' pool; n >= 1. Call it between kernel calls,
- * not while another thread runs one: a new count restarts the pool. */
+/* Threads of the CPU kernels' pool, the calling thread included; n >= 1.
+ * A new count restarts the pool once a parallel loop that another thread's
+ * kernel runs on it has ended. */
 normgen_status normgen_set_num_threads(int n);
 
 #ifdef __cplusplus

@@ -269,9 +269,10 @@ public:
 
 // ---- Execution ---------------------------------------------------------------
 
-// Threads of the CPU kernels' pool (default: one per core). n >= 1. Call it
-// between kernel calls, not while another thread runs one: a new count
-// restarts the pool.
+// Threads of the CPU kernels' pool, the calling thread included (default:
+// one per core). n >= 1. A new count restarts the pool once a parallel loop
+// that another thread's kernel runs on it has ended. Idle workers poll for
+// the next loop for 0.2 ms before they sleep (runtime/src/thread_pool.cpp).
 void set_num_threads(int n);
 
 // The CPU variant every kernel runs now: "avx512", "avx2" or "sse41". By
