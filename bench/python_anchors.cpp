@@ -61,9 +61,6 @@ PythonAnchors::PythonAnchors(const std::string &python, const std::string &scrip
         dup2(requests[0], STDIN_FILENO);
         dup2(responses[1], STDOUT_FILENO);
         for (int fd : {requests[0], requests[1], responses[0], responses[1]}) close(fd);
-        // The policy normgen_bench set for itself (see main.cpp) is not the
-        // child's: PyTorch and ONNX Runtime run as their users run them.
-        if (std::getenv("NORMGEN_BENCH_SET_OMP_WAIT_POLICY")) unsetenv("OMP_WAIT_POLICY");
         execlp(python.c_str(), python.c_str(), script.c_str(), static_cast<char *>(nullptr));
         _exit(127);
     }
