@@ -125,3 +125,14 @@ TEST_CASE("The kernels' pool returns a failed iteration's status, after every it
     REQUIRE(iterations.run() == 0);
     CHECK(iterations.each_ran(1));
 }
+
+TEST_CASE("set_num_threads waits for a loop that another thread runs on the pool") {
+    PoolThreads pool(2);
+    Iterations iterations(0, 500);
+    std::atomic<int> status{0};
+    std::thread caller([&] { status = iterations.run(300); });
+    for (int change = 0; change < 50; ++change) normgen::set_num_threads(1 + change % 2);
+    caller.join();
+    CHECK(status.load() == 0);
+    CHECK(iterations.each_ran(300));
+}
