@@ -6,8 +6,12 @@
 #include <catch2/catch.hpp>
 #include <normgen/normgen.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -135,4 +139,33 @@ TEST_CASE("set_num_threads waits for a loop that another thread runs on the pool
     caller.join();
     CHECK(status.load() == 0);
     CHECK(iterations.each_ran(300));
+}
+
+TEST_CASE("A child forked after the pool ran runs loops and changes the thread count") {
+    PoolThreads pool(2);
+    Iterations before_fork(0, 100);
+    REQUIRE(before_fork.run(10) == 0);  // the parent's workers have started
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        // Only this thread exists here: a pool that waited for the parent's
+        // workers to take iterations, or to stop, would never return.
+        normgen::set_num_threads(1);
+        normgen::set_num_threads(2);
+        Iterations in_child(0, 100);
+        const bool right = in_child.run(10) == 0 && in_child.each_ran(10);
+        _exit(right ? 0 : 1);
+    }
+    int status = 0;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (waitpid(child, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > give_up) {
+            kill(child, SIGKILL);
+            waitpid(child, &status, 0);
+            FAIL("the forked child was still running after 20 s");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
