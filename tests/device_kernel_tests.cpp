@@ -505,8 +505,8 @@ void check_batch_norm_backward(const std::vector<int64_t> &shape, MemoryFormat f
 
 TEST_CASE("BatchNorm channels_first matches the reference on planes of 1 to 40 values") {
     // Planes shorter than, as long as and longer than the x86 sums' steps of
-    // 16 values (plane_step), whose last step moves back to end with its
-    // plane and must count each value once.
+    // 8 or 16 values (schedules/batch_norm_plane_step.cpp), whose last step
+    // moves back to end with its plane and must count each value once.
     const DType dtype = generate_dtype();
     for (int64_t plane = 1; plane <= 40; ++plane) {
         const std::vector<int64_t> shape{3, 5, plane};

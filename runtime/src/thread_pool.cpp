@@ -26,6 +26,7 @@
 #include "thread_pool.hpp"
 
 #include <HalideRuntime.h>
+#include <immintrin.h>  // _mm_pause: the CPU kernels are x86 only
 
 #include <algorithm>
 #include <atomic>
@@ -38,12 +39,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define NORMGEN_CPU_RELAX() _mm_pause()
-#else
-#define NORMGEN_CPU_RELAX() std::this_thread::yield()
-#endif
 
 namespace normgen::detail {
 namespace {
@@ -133,7 +128,7 @@ public:
         // yet sees nullptr; one that has is counted in holding_loop_ until it
         // has run the iterations it claimed.
         current_.store(nullptr);
-        while (holding_loop_.load() > 0) NORMGEN_CPU_RELAX();
+        while (holding_loop_.load() > 0) _mm_pause();
         return loop.status.load();
     }
 
@@ -190,7 +185,7 @@ private:
     void wait_for_next_loop(std::uint64_t seen) {
         const auto poll_until = std::chrono::steady_clock::now() + idle_poll;
         for (unsigned polls = 1; generation_.load(std::memory_order_acquire) == seen; ++polls) {
-            NORMGEN_CPU_RELAX();
+            _mm_pause();
             if (polls % 64 == 0 && std::chrono::steady_clock::now() > poll_until) {
                 std::unique_lock<std::mutex> lock(sleep_mutex_);
                 sleeping_.fetch_add(1);
@@ -226,11 +221,7 @@ int do_par_for(void *user_context, halide_task_t task, int min, int extent, uint
 }  // namespace
 
 void install_thread_pool() {
-    static const bool installed = [] {
-        halide_set_custom_do_par_for(do_par_for);
-        return true;
-    }();
-    (void)installed;
+    halide_set_custom_do_par_for(do_par_for);
 }
 
 void set_thread_pool_size(int threads) {

@@ -5,7 +5,7 @@
 namespace normgen::detail {
 
 // Routes every Halide parallel loop in this process to the pool; the pool's
-// threads start on the first parallel loop. Idempotent.
+// threads start on the first parallel loop.
 void install_thread_pool();
 
 // The pool runs `threads` threads, the caller included; worker threads
