@@ -60,6 +60,7 @@ inline Halide::Expr define_layer_norm(LayerNormForwardFuncs &f, Halide::Func x,
     using namespace Halide;
     const Var &e = f.element, &r = f.row;
     f.over_row = RDom(0, row_length, "over_row");
+    f.pilot_length = pilot_length;
     Expr count = cast<float>(row_length);
     Expr row_mean, row_m2;
     if (elements_per_chunk == 0) {

@@ -12,6 +12,7 @@ struct LayerNormForwardFuncs {
     // Whole rows (elements_per_chunk = 0): each row's statistics in one go.
     Halide::RDom over_row;     // every element of one row
     Halide::RDom over_pilot;   // the elements whose mean is the rough mean (statistics.h)
+    int pilot_length = 0;      // over_pilot's length where the row is long enough (0: the row)
     GroupStatistics row_statistics;
     // Chunked rows (elements_per_chunk > 0): each chunk of a row summarized,
     // then the chunks combined, so that threads can share a long row.

@@ -13,6 +13,7 @@ enum class RowClass {
     short_rows,  // a row holds fewer than a few vectors: spread rows over lanes
     split_rows,  // a row outgrows the cache (chunked statistics): threads share rows
     wide_rows,   // long_rows whose row, weight and bias together outgrow L1
+    vector_rows,  // a row holds a few vectors: row by row, sums in a tree of vector adds
     // CUDA
     warp_per_row,   // one warp per row, several rows per block
     block_per_row,  // one block of threads_per_block threads per row
@@ -27,6 +28,7 @@ struct LayerNormForwardKnobs {
          {"short_rows", RowClass::short_rows},
          {"split_rows", RowClass::split_rows},
          {"wide_rows", RowClass::wide_rows},
+         {"vector_rows", RowClass::vector_rows},
          {"warp_per_row", RowClass::warp_per_row},
          {"block_per_row", RowClass::block_per_row}}};
     // x86: lanes per vector; 0: the target's natural width.

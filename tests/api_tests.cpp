@@ -624,7 +624,12 @@ TEST_CASE("set_cpu_variant moves later calls to a supported variant and refuses 
 TEST_CASE("LayerNorm row class follows the row length unless forced") {
     using normgen::LayerNormRowClass;
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
-    CHECK(normgen::layer_norm_row_class(64) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(8) == LayerNormRowClass::vector_rows);
+    CHECK(normgen::layer_norm_row_class(17) == LayerNormRowClass::short_rows);
+    CHECK(normgen::layer_norm_row_class(63) == LayerNormRowClass::short_rows);
+    CHECK(normgen::layer_norm_row_class(64) == LayerNormRowClass::vector_rows);
+    CHECK(normgen::layer_norm_row_class(65) == LayerNormRowClass::long_rows);
+    CHECK(normgen::layer_norm_row_class(72) == LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(2047) == LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(2048) == LayerNormRowClass::wide_rows);
     CHECK(normgen::layer_norm_row_class(65535) == LayerNormRowClass::wide_rows);
@@ -637,6 +642,8 @@ TEST_CASE("LayerNorm row class follows the row length unless forced") {
     CHECK(normgen::layer_norm_row_class(65537) == LayerNormRowClass::short_rows);
     normgen::testing::force_layer_norm_row_class(LayerNormRowClass::wide_rows);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::wide_rows);
+    normgen::testing::force_layer_norm_row_class(LayerNormRowClass::vector_rows);
+    CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::vector_rows);
     normgen::testing::force_layer_norm_row_class(std::nullopt);
     CHECK(normgen::layer_norm_row_class(3) == LayerNormRowClass::short_rows);
 

@@ -12,7 +12,7 @@ namespace normgen::testing {
 // The LayerNorm row classes of the CPU, each of which tests force in turn.
 inline const std::vector<LayerNormRowClass> cpu_row_classes{
     LayerNormRowClass::long_rows, LayerNormRowClass::short_rows, LayerNormRowClass::split_rows,
-    LayerNormRowClass::wide_rows};
+    LayerNormRowClass::wide_rows, LayerNormRowClass::vector_rows};
 
 // Forces a LayerNorm row class while alive.
 class ForcedRowClass {

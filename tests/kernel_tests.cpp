@@ -78,6 +78,7 @@ const char *name_of(LayerNormRowClass row_class) {
         case LayerNormRowClass::short_rows: return "short_rows";
         case LayerNormRowClass::split_rows: return "split_rows";
         case LayerNormRowClass::wide_rows: return "wide_rows";
+        case LayerNormRowClass::vector_rows: return "vector_rows";
     }
     return "?";
 }
@@ -246,6 +247,19 @@ TEST_CASE("LayerNorm wide_rows kernels match the reference for every row length"
     check_every_row_length(LayerNormRowClass::wide_rows);
 }
 
+TEST_CASE("LayerNorm vector_rows kernels match the reference for every row length") {
+    check_every_row_length(LayerNormRowClass::vector_rows);
+}
+
+TEST_CASE("LayerNorm vector_rows kernels span several tasks and a partial last one") {
+    // Tasks of 512 rows (schedules/x86/knobs.cmake): 1100 rows make two
+    // whole tasks and one of 76 rows, in the lengths dispatch sends there.
+    const ForcedRowClass forced(LayerNormRowClass::vector_rows);
+    const int64_t row_length = GENERATE(8, 16, 24, 64);
+    check_layer_norm({1100, row_length}, {row_length}, {1100}, generate_layer_norm_affine(),
+                     static_cast<uint32_t>(row_length));
+}
+
 TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd row counts") {
     // Every vector-tail and task-tail combination of both row classes: row
     // lengths across several vector widths, row counts around the tasks.
@@ -264,7 +278,7 @@ TEST_CASE("LayerNorm matches the reference on every row length up to 160 and odd
 TEST_CASE("LayerNorm keeps its accuracy on rows far from zero") {
     const LayerNormRowClass row_class = generate_cpu_row_class();
     const ForcedRowClass forced(row_class);
-    const int64_t row_length = GENERATE(3, 31, 1023, 4097, 65537);
+    const int64_t row_length = GENERATE(3, 16, 31, 1023, 4097, 65537);
     INFO(name_of(row_class) << ", rows of " << row_length << " values 1e4 + N(0, 1)");
     const int64_t rows = rows_for(row_length);
     const auto seed = static_cast<uint32_t>(row_length);
@@ -304,7 +318,7 @@ constexpr float kOutlier = 300.0f;
 TEST_CASE("LayerNorm statistics do not depend on the start of a row being typical") {
     const LayerNormRowClass row_class = generate_cpu_row_class();
     const ForcedRowClass forced(row_class);
-    const int64_t row_length = GENERATE(17, 4097);
+    const int64_t row_length = GENERATE(16, 17, 4097);
     const int64_t leading_outliers = std::min<int64_t>(GENERATE(1, 64), row_length / 2);
     INFO(name_of(row_class) << ", rows of " << row_length << " N(0, 1) values led by "
                             << leading_outliers << " of " << kOutlier);

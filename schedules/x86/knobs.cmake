@@ -23,6 +23,10 @@ set(NORMGEN_X86_LAYER_NORM_FORWARD_wide_rows vectors_per_step=4 rows_per_task=32
 # or 8192 rows measured the same as 4096, of 256 or 128 1.3-1.4x).
 set(NORMGEN_X86_LAYER_NORM_FORWARD_short_rows vectors_per_step=1 rows_per_task=4096 fewest_tasks=2
     pilot_length=4)
+# vector_rows: the pilot of short_rows; tasks of a constant 512 rows (2 threads: 5000x16 and
+# 4095x32 0.66x and 0.60x the time of tasks of 4096, 65536x16 and 32768x32 the same). A count
+# that shrinks for few rows (fewest_tasks) put branches in every row: 65536x16 1.2x the time.
+set(NORMGEN_X86_LAYER_NORM_FORWARD_vector_rows rows_per_task=512 pilot_length=4)
 # channels_first: output tasks of 64 Ki elements, not 16 Ki (2 threads: 32x64x56x56 inference
 # 0.91x the time, training 0.94x; 128x256x14x14 and 256x50x8x8 0.97-1.03x). The statistics sum
 # each plane in whole steps of lanes x vectors_per_step values

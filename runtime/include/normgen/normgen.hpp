@@ -314,12 +314,13 @@ private:
 bool cuda_available(std::string *reason = nullptr);
 
 // The shape classes of the LayerNorm kernels, chosen by row length: the first
-// four on the CPU, the last two on CUDA.
+// five on the CPU, the last two on CUDA.
 enum class LayerNormRowClass {
     long_rows,
     short_rows,
     split_rows,
     wide_rows,
+    vector_rows,
     warp_per_row,
     block_per_row
 };
