@@ -1,6 +1,8 @@
 // Reduction schedules shared by the x86 kernels.
 #pragma once
 
+#include <functional>
+
 #include "Halide.h"
 
 namespace normgen::x86 {
@@ -16,6 +18,30 @@ inline std::vector<Halide::Var> lanes_innermost(const Halide::Func &partial,
         if (dim.name() != lane.name()) order.push_back(dim);
     }
     return order;
+}
+
+// f(...) += partial(lane, ...) over the RVar `lane` (`width` values, a
+// power of two) as a tree: the upper half of the values added to the lower
+// half, then the same for the `width` / 2 sums, down to one. Each level is
+// an rfactor that `place` schedules, given its lane Var; each is an ordinary
+// add of two vectors, which no compiler must keep in order. (One vector
+// reduction instead becomes a scalar chain across the lanes in a pipeline
+// with strict_float: LayerNorm rows of 16 values, one thread, in a
+// standalone Halide pipeline, 2.3x the time of the tree.)
+inline void add_in_halves(Halide::Func f, const Halide::RVar &lane, int width,
+                          const std::function<void(Halide::Func, const Halide::Var &)> &place) {
+    using namespace Halide;
+    RVar remaining = lane;
+    for (int half = width / 2; half >= 2; half /= 2) {
+        RVar upper_or_lower("upper_or_lower"), in_half("in_half");
+        Var half_lane("half_lane");
+        Func next =
+            f.update().split(remaining, upper_or_lower, in_half, half).rfactor(in_half, half_lane);
+        place(next, half_lane);
+        next.update().vectorize(half_lane).unroll(upper_or_lower);
+        remaining = in_half;
+    }
+    f.update().unroll(remaining);
 }
 
 // f(...) += partial(lane, ...) over the RVar `lane` (lanes x vectors of
@@ -34,9 +60,11 @@ inline void fold_lanes(Halide::Func f, const Halide::RVar &lane, const Halide::L
         .reorder_storage(lanes_innermost(folded, folded_lane))
         .vectorize(folded_lane, lanes);
     folded.update().reorder(folded_lane, accumulator).vectorize(folded_lane).unroll(accumulator);
-    // The last `lanes` values add up in shuffles (a vector reduction), not
-    // a scalar loop through the stack: that loop ran once per row.
-    f.update().atomic().vectorize(accumulator_lane);
+    // The last `lanes` values add up in halves (see add_in_halves), not a
+    // scalar loop through the stack: that loop ran once per row.
+    add_in_halves(f, accumulator_lane, lanes, [&](Func half, const Var &half_lane) {
+        half.compute_at(at).reorder_storage(lanes_innermost(half, half_lane)).vectorize(half_lane);
+    });
 }
 
 // Vectorizes the pure var `lane_var` (lanes x vectors long) of `stage` in
@@ -90,11 +118,7 @@ inline void vectorize_reduction(Halide::Func f, const Halide::RVar &over,
 // at a time: `width` (a power of two) partial sums of every width-th value
 // (whole vectors, unrolled where the run's `length` is one of
 // `unrolled_lengths`), then the two halves of those added into `width` / 2
-// sums, and so on down to one. Each level is an ordinary add of two
-// vectors: no reduction the compiler must keep in order, which a pipeline
-// with strict_float makes a scalar chain across the lanes (LayerNorm rows
-// of 16 values, one thread, in a standalone Halide pipeline: 0.43x the time
-// of one vector reduction per row).
+// sums, and so on down to one (add_in_halves).
 inline void sum_in_halving_tree(Halide::Func f, const Halide::RVar &over, const Halide::Var &group,
                                 const Halide::LoopLevel &at, int width, const Halide::Expr &length,
                                 const std::vector<int> &unrolled_lengths) {
@@ -115,18 +139,10 @@ inline void sum_in_halving_tree(Halide::Func f, const Halide::RVar &over, const 
         level.update().specialize(length == unrolled).vectorize(lane_var).unroll(step);
     }
     level.update().vectorize(lane_var);
-    RVar remaining = lane;
-    for (int half = width / 2; half >= 2; half /= 2) {
-        RVar upper_or_lower("upper_or_lower"), in_half("in_half");
-        Var half_lane("half_lane");
-        Func next =
-            f.update().split(remaining, upper_or_lower, in_half, half).rfactor(in_half, half_lane);
-        one_group_at_a_time(next);
-        next.reorder_storage(lanes_innermost(next, half_lane)).vectorize(half_lane);
-        next.update().vectorize(half_lane).unroll(upper_or_lower);
-        remaining = in_half;
-    }
-    f.update().unroll(remaining);
+    add_in_halves(f, lane, width, [&](Func half, const Var &half_lane) {
+        one_group_at_a_time(half);
+        half.reorder_storage(lanes_innermost(half, half_lane)).vectorize(half_lane);
+    });
 }
 
 // Schedules f(c, ...) += g(c, along_run, across_runs, ...) for a block of
