@@ -66,8 +66,8 @@ foreach (kernel IN ITEMS LAYER_NORM_FORWARD LAYER_NORM_BACKWARD BATCH_NORM_FORWA
                          BATCH_NORM_BACKWARD)
     set(NORMGEN_X86_${kernel}_avx512 vector_width=8)
 endforeach ()
-# <prefix>_<shape class>_<variant>: a LayerNorm forward class's own values for
-# one variant, over the variant's. On the Intel Xeon virtual machine (AVX-512
+# <prefix>_<shape class>_<variant>: a LayerNorm class's own values for one
+# variant, over the variant's. On the Intel Xeon virtual machine (AVX-512
 # at full width), 16-lane vectors, alternating processes, 2 threads:
 # long_rows (32 values a step, as before) 16384x1024 0.80-0.83x the time,
 # 4096x768 and 4096x1024 1.01x; wide_rows 4096x4096 and 4096x4097 0.88x,
@@ -75,6 +75,10 @@ endforeach ()
 # lanes was 1.13x the time of 8.)
 set(NORMGEN_X86_LAYER_NORM_FORWARD_long_rows_avx512 vector_width=16 vectors_per_step=2)
 set(NORMGEN_X86_LAYER_NORM_FORWARD_wide_rows_avx512 vector_width=16)
+# Backward, the same way: long_rows 16384x1024 0.93x the time, 4096x768 0.96x, 4096x1024 0.94x;
+# wide_rows 4096x4096 0.96x, 64x11520 0.94x, 256x3200 0.94x.
+set(NORMGEN_X86_LAYER_NORM_BACKWARD_long_rows_avx512 vector_width=16)
+set(NORMGEN_X86_LAYER_NORM_BACKWARD_wide_rows_avx512 vector_width=16)
 # The LeNet demo's layers (see schedules/layers_schedule.h); <prefix>_<variant>
 # holds a CPU variant's own values: AVX-512 has 32 vector registers, room
 # for register tiles twice as large (its vectors stay 8 lanes wide: on the
