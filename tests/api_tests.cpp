@@ -630,6 +630,11 @@ TEST_CASE("LayerNorm row class follows the row length unless forced") {
     CHECK(normgen::layer_norm_row_class(64) == LayerNormRowClass::vector_rows);
     CHECK(normgen::layer_norm_row_class(65) == LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(72) == LayerNormRowClass::long_rows);
+    INFO("vector_rows takes float32 only");
+    CHECK(normgen::layer_norm_row_class(16, Device::cpu, DType::float16) ==
+          LayerNormRowClass::short_rows);
+    CHECK(normgen::layer_norm_row_class(64, Device::cpu, DType::bfloat16) ==
+          LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(2047) == LayerNormRowClass::long_rows);
     CHECK(normgen::layer_norm_row_class(2048) == LayerNormRowClass::wide_rows);
     CHECK(normgen::layer_norm_row_class(65535) == LayerNormRowClass::wide_rows);

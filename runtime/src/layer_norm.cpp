@@ -47,8 +47,7 @@ using BackwardParameterKernel = int (*)(halide_buffer_t *grad_output, halide_buf
                                         halide_buffer_t *grad_weight, halide_buffer_t *grad_bias);
 
 // All three gradients: [dtype][row class: long_rows, short_rows, split_rows, wide_rows]
-// [affine: none, weight][CPU variant]. (Rows of vector_rows take short_rows: that
-// kernel already sums each row as one vector; see cpu_backward_row_class.)
+// [affine: none, weight][CPU variant] (no vector_rows: see cpu_backward_row_class).
 #define CPU_BACKWARD_AFFINES(row_class, dtype)                                        \
     {NORMGEN_CPU_VARIANTS(layer_norm_backward_##row_class##_none_##dtype),              \
      NORMGEN_CPU_VARIANTS(layer_norm_backward_##row_class##_weight_##dtype)}
@@ -84,7 +83,9 @@ constexpr int64_t short_row_limit = 64;
 // adds (vector_rows): 2 threads, against short_rows, 65536x16 0.65x the
 // time, 32768x32 0.54x, 131072x8 0.88x, rows of 24-56 values 0.57-0.82x;
 // against long_rows, 16384x64 0.68x. Other short lengths leave lanes of the
-// tree empty (rows of 12 values: 3.4x short_rows' time).
+// tree empty (rows of 12 values: 3.4x short_rows' time). float32 only: in
+// float16 and bfloat16, 65536x16 took 1.22x and 1.28x the time of
+// short_rows, 32768x32 0.84x and 1.13x.
 constexpr int64_t vector_row_limit = 64;
 constexpr int64_t vector_row_multiple = 8;
 // From this many elements (8 KiB of float32) a row, the weight, the bias
@@ -108,11 +109,14 @@ bool runs_on(LayerNormRowClass row_class, Device device) {
 
 std::optional<LayerNormRowClass> forced_row_class;
 
-// The backward kernels' CPU row class: the forward's, but rows of
-// vector_rows take short_rows.
+// The backward kernels' CPU row class: the forward's, but backward has no
+// vector_rows kernel: those rows take the class they took before there was
+// one (short_rows already sums each row as one vector there).
 LayerNormRowClass cpu_backward_row_class(int64_t row_length) {
     const LayerNormRowClass forward = layer_norm_row_class(row_length, Device::cpu);
-    return forward == LayerNormRowClass::vector_rows ? LayerNormRowClass::short_rows : forward;
+    if (forward != LayerNormRowClass::vector_rows) return forward;
+    return row_length < short_row_limit ? LayerNormRowClass::short_rows
+                                        : LayerNormRowClass::long_rows;
 }
 
 void check_row_statistics(const TensorView *stats, const char *what, Device device,
@@ -214,7 +218,7 @@ void check_per_element(const TensorView *tensor, const char *what, const TensorV
 
 }  // namespace
 
-LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device) {
+LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device, DType dtype) {
     if (forced_row_class && runs_on(*forced_row_class, device)) {
         return *forced_row_class;
     }
@@ -222,7 +226,8 @@ LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device) {
         return row_length <= warp_row_limit ? LayerNormRowClass::warp_per_row
                                             : LayerNormRowClass::block_per_row;
     }
-    if (row_length <= vector_row_limit && row_length % vector_row_multiple == 0) {
+    if (dtype == DType::float32 && row_length <= vector_row_limit &&
+        row_length % vector_row_multiple == 0) {
         return LayerNormRowClass::vector_rows;
     }
     if (row_length < short_row_limit) return LayerNormRowClass::short_rows;
@@ -296,7 +301,7 @@ void layer_norm(const TensorView &input, const std::vector<int64_t> &normalized_
     KernelBuffer output_buffer(output.data, matrix, dtype, device);
 
     const int affine = bias != nullptr ? 2 : weight != nullptr ? 1 : 0;
-    const auto row_class = static_cast<size_t>(layer_norm_row_class(row_length, device));
+    const auto row_class = static_cast<size_t>(layer_norm_row_class(row_length, device, dtype));
     const auto type = static_cast<size_t>(dtype);
     LayerNormKernel kernel =
         device == Device::cuda

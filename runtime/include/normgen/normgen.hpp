@@ -313,8 +313,8 @@ private:
 // receives what CudaUnavailable would say.
 bool cuda_available(std::string *reason = nullptr);
 
-// The shape classes of the LayerNorm kernels, chosen by row length: the first
-// five on the CPU, the last two on CUDA.
+// The shape classes of the LayerNorm kernels, chosen by row length (and, for
+// vector_rows, float32 data): the first five on the CPU, the last two on CUDA.
 enum class LayerNormRowClass {
     long_rows,
     short_rows,
@@ -324,7 +324,8 @@ enum class LayerNormRowClass {
     warp_per_row,
     block_per_row
 };
-LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device = Device::cpu);
+LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device = Device::cpu,
+                                       DType dtype = DType::float32);
 
 namespace testing {
 // Forces the LayerNorm row class of its device for every row length
