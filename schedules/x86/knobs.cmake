@@ -71,8 +71,8 @@ endforeach ()
 # at full width), 16-lane vectors, alternating processes, 2 threads:
 # long_rows (32 values a step, as before) 16384x1024 0.80-0.83x the time,
 # 4096x768 and 4096x1024 1.01x; wide_rows 4096x4096 and 4096x4097 0.88x,
-# 64x11520 0.96x, 256x3200 0.99x. (On the AMD EPYC above, 4096x768 in 16
-# lanes was 1.13x the time of 8.)
+# 64x11520 0.96x, 256x3200 0.99x; in float16 within 3% either way, in bfloat16 0.79-0.83x. (On
+# the AMD EPYC above, 4096x768 in 16 lanes was 1.13x the time of 8.)
 set(NORMGEN_X86_LAYER_NORM_FORWARD_long_rows_avx512 vector_width=16 vectors_per_step=2)
 set(NORMGEN_X86_LAYER_NORM_FORWARD_wide_rows_avx512 vector_width=16)
 # Backward, the same way: long_rows 16384x1024 0.93x the time, 4096x768 0.96x, 4096x1024 0.94x;
