@@ -23,8 +23,8 @@ inline std::vector<Halide::Var> lanes_innermost(const Halide::Func &partial,
 // f(...) += partial(lane, ...) over the RVar `lane` (`width` values, a
 // power of two) as a tree: the upper half of the values added to the lower
 // half, then the same for the `width` / 2 sums, down to one. Each level is
-// an rfactor that `place` schedules, given its lane Var; each is an ordinary
-// add of two vectors, which no compiler must keep in order. (One vector
+// an rfactor that `place` schedules, given its lane Var: an ordinary add of
+// two vectors, with no order across lanes for the compiler to keep. (One vector
 // reduction instead becomes a scalar chain across the lanes in a pipeline
 // with strict_float: LayerNorm rows of 16 values, one thread, in a
 // standalone Halide pipeline, 2.3x the time of the tree.)
