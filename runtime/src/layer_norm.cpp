@@ -109,14 +109,21 @@ bool runs_on(LayerNormRowClass row_class, Device device) {
 
 std::optional<LayerNormRowClass> forced_row_class;
 
+// The CPU class of a row length, vector_rows aside.
+LayerNormRowClass cpu_row_class_by_length(int64_t row_length) {
+    if (row_length < short_row_limit) return LayerNormRowClass::short_rows;
+    if (row_length >= split_row_limit) return LayerNormRowClass::split_rows;
+    if (row_length >= wide_row_limit) return LayerNormRowClass::wide_rows;
+    return LayerNormRowClass::long_rows;
+}
+
 // The backward kernels' CPU row class: the forward's, but backward has no
-// vector_rows kernel: those rows take the class they took before there was
-// one (short_rows already sums each row as one vector there).
+// vector_rows kernel: those rows take their class by length (short_rows
+// already sums each row as one vector there).
 LayerNormRowClass cpu_backward_row_class(int64_t row_length) {
     const LayerNormRowClass forward = layer_norm_row_class(row_length, Device::cpu);
-    if (forward != LayerNormRowClass::vector_rows) return forward;
-    return row_length < short_row_limit ? LayerNormRowClass::short_rows
-                                        : LayerNormRowClass::long_rows;
+    return forward == LayerNormRowClass::vector_rows ? cpu_row_class_by_length(row_length)
+                                                     : forward;
 }
 
 void check_row_statistics(const TensorView *stats, const char *what, Device device,
@@ -230,10 +237,7 @@ LayerNormRowClass layer_norm_row_class(int64_t row_length, Device device, DType 
         row_length % vector_row_multiple == 0) {
         return LayerNormRowClass::vector_rows;
     }
-    if (row_length < short_row_limit) return LayerNormRowClass::short_rows;
-    if (row_length >= split_row_limit) return LayerNormRowClass::split_rows;
-    if (row_length >= wide_row_limit) return LayerNormRowClass::wide_rows;
-    return LayerNormRowClass::long_rows;
+    return cpu_row_class_by_length(row_length);
 }
 
 namespace testing {
